@@ -1,0 +1,61 @@
+"""The `conclave` command: one typer app assembled from each house's entrypoints."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+
+from services.simulator.cli import app as sim_app
+from services.stack.cli import app as stack_app
+
+app = typer.Typer(help="Conclave: self-hosted LLM agent councils.", no_args_is_help=True)
+context_app = typer.Typer(help="The Context service.", no_args_is_help=True)
+orchestrator_app = typer.Typer(help="The Orchestrator service.", no_args_is_help=True)
+streams_app = typer.Typer(help="NATS JetStream streams.", no_args_is_help=True)
+
+app.add_typer(stack_app, name="stack")
+app.add_typer(sim_app, name="sim")
+app.add_typer(context_app, name="context")
+app.add_typer(orchestrator_app, name="orchestrator")
+app.add_typer(streams_app, name="streams")
+
+
+@context_app.command("serve")
+def context_serve() -> None:
+    """Run the Context service (gRPC + NATS consumers) until SIGTERM."""
+    from services.context.bootstrap import serve
+    from services.shared.logs import configure
+    from services.shared.settings import ContextSettings
+
+    settings = ContextSettings()
+    configure("context", settings.log_level)
+    asyncio.run(serve(settings))
+
+
+@orchestrator_app.command("serve")
+def orchestrator_serve() -> None:
+    """Run the Orchestrator service (gRPC + NATS consumers) until SIGTERM."""
+    from services.orchestrator.bootstrap import serve
+    from services.shared.logs import configure
+    from services.shared.settings import OrchestratorSettings
+
+    settings = OrchestratorSettings()
+    configure("orchestrator", settings.log_level)
+    asyncio.run(serve(settings))
+
+
+@streams_app.command("ensure")
+def streams_ensure(nats_url: str = typer.Option(None, envvar="NATS_URL")) -> None:
+    """Create or update every stream of the contract (idempotent)."""
+    from services.shared.jetstream import connect, ensure_streams
+
+    async def main() -> None:
+        nc = await connect(nats_url or "nats://127.0.0.1:4222", "conclave-streams")
+        try:
+            await ensure_streams(nc.jetstream())
+        finally:
+            await nc.close()
+
+    asyncio.run(main())
+    typer.echo("streams ensured")

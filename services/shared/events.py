@@ -1,0 +1,288 @@
+"""The wire contract: every NATS subject, stream and event schema lives here.
+
+Publishers and consumers import from this module only, so a subject or an event
+shape cannot drift between them (tests/unit/test_contract.py enforces it).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer
+
+
+class Role(StrEnum):
+    ARCHITECT = "ARCHITECT"
+    DEV = "DEV"
+    QA = "QA"
+    DEVOPS = "DEVOPS"
+    DATA = "DATA"
+
+
+class Phase(StrEnum):
+    DESIGN = "DESIGN"
+    BUILD = "BUILD"
+    TEST = "TEST"
+    DOCS = "DOCS"
+
+
+# Subjects ------------------------------------------------------------------
+PLAN_APPROVED = "planning.plan.approved"
+STORY_TRANSITIONED = "planning.story.transitioned"
+AGENT_RESPONSE_COMPLETED = "agent.response.completed"
+AGENT_RESPONSE_FAILED = "agent.response.failed"
+DELIBERATION_STARTED = "orchestration.deliberation.started"
+DELIBERATION_COMPLETED = "orchestration.deliberation.completed"
+DELIBERATION_FAILED = "orchestration.deliberation.failed"
+DELIBERATION_CANCELLED = "orchestration.deliberation.cancelled"
+CONTEXT_UPDATED = "context.updated"
+DLQ_PREFIX = "dlq."
+
+
+def dead_letter_subject(subject: str) -> str:
+    return DLQ_PREFIX + subject
+
+
+# Streams -------------------------------------------------------------------
+class StreamSpec(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    subjects: tuple[str, ...]
+    max_age_s: float
+    # Window in which a repeated Nats-Msg-Id is dropped.
+    duplicate_window_s: float = 120.0
+
+
+DAY = 86_400.0
+STREAMS: tuple[StreamSpec, ...] = (
+    StreamSpec(name="PLANNING_EVENTS", subjects=("planning.>",), max_age_s=30 * DAY),
+    StreamSpec(name="ORCHESTRATION_EVENTS", subjects=("orchestration.>",), max_age_s=30 * DAY),
+    StreamSpec(name="AGENT_RESPONSES", subjects=("agent.response.>",), max_age_s=3 * DAY),
+    StreamSpec(name="CONTEXT_EVENTS", subjects=("context.>",), max_age_s=30 * DAY),
+    StreamSpec(name="DEAD_LETTERS", subjects=("dlq.>",), max_age_s=30 * DAY),
+)
+
+
+def stream_for(subject: str) -> StreamSpec:
+    for spec in STREAMS:
+        prefix = spec.subjects[0].removesuffix(">")
+        if subject.startswith(prefix):
+            return spec
+    raise KeyError(f"no stream carries subject {subject!r}")
+
+
+# Events --------------------------------------------------------------------
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Event(BaseModel):
+    """One flat JSON object per message. Unknown extra fields are tolerated."""
+
+    model_config = ConfigDict(extra="ignore", use_enum_values=False)
+    subject: ClassVar[str]
+
+    event_id: str = Field(default_factory=lambda: uuid.uuid4().hex, min_length=1)
+    event_type: str = ""
+    occurred_at: datetime = Field(default_factory=utcnow)
+
+    def model_post_init(self, _context: Any) -> None:
+        if not self.event_type:
+            self.event_type = self.subject
+
+    @field_serializer("occurred_at", "timestamp", check_fields=False)
+    def _rfc3339(self, value: datetime) -> str:
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+class PlanTask(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    task_id: str = Field(min_length=1)
+    role: Role
+    title: str = ""
+    description: str = ""
+    depends_on: list[str] = Field(default_factory=list)
+
+
+class PlanApproved(Event):
+    subject: ClassVar[str] = PLAN_APPROVED
+
+    story_id: str = Field(min_length=1)
+    plan_id: str = Field(min_length=1)
+    approved_by: str = Field(min_length=1)
+    roles: list[Role] = Field(min_length=1)
+    timestamp: datetime = Field(default_factory=utcnow)
+    plan_version: int = Field(default=1, ge=1)
+    title: str = ""
+    description: str = ""
+    acceptance_criteria: list[str] = Field(default_factory=list)
+    tasks: list[PlanTask] = Field(default_factory=list)
+
+
+class StoryTransitioned(Event):
+    subject: ClassVar[str] = STORY_TRANSITIONED
+
+    story_id: str = Field(min_length=1)
+    from_phase: Phase
+    to_phase: Phase
+    timestamp: datetime = Field(default_factory=utcnow)
+
+
+class LLMUsage(BaseModel):
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class AgentResponse(Event):
+    """One agent step of a deliberation; `proposal` on success, `error` on failure."""
+
+    deliberation_id: str = Field(min_length=1)
+    agent_id: str = Field(min_length=1)
+    role: Role
+    stage: str
+    duration_ms: float = 0.0
+    usage: LLMUsage = Field(default_factory=LLMUsage)
+    proposal: str = ""
+    error: str = ""
+
+
+class AgentResponseCompleted(AgentResponse):
+    subject: ClassVar[str] = AGENT_RESPONSE_COMPLETED
+
+
+class AgentResponseFailed(AgentResponse):
+    subject: ClassVar[str] = AGENT_RESPONSE_FAILED
+
+
+class ReviewSummary(BaseModel):
+    reviewer: str
+    scores: dict[str, float] = Field(default_factory=dict)
+    critique: str = ""
+
+
+class CandidateSummary(BaseModel):
+    agent_id: str
+    rank: int
+    score: float
+    proposal: str
+    rubric: dict[str, float] = Field(default_factory=dict)
+    checks: dict[str, bool] = Field(default_factory=dict)
+    reviews: list[ReviewSummary] = Field(default_factory=list)
+
+
+class StageUsage(BaseModel):
+    stage: str
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    duration_ms: float = 0.0
+
+
+class DeliberationEvent(Event):
+    deliberation_id: str = Field(min_length=1)
+    story_id: str = ""
+    plan_id: str = ""
+    plan_version: int = 1
+    role: Role
+
+    def model_post_init(self, _context: Any) -> None:
+        super().model_post_init(_context)
+        # One id per (deliberation, event type): a job that re-publishes is deduplicated.
+        if "event_id" not in self.model_fields_set:
+            self.event_id = f"{self.deliberation_id}.{self.subject.rsplit('.', 1)[-1]}"
+
+
+class DeliberationStarted(DeliberationEvent):
+    subject: ClassVar[str] = DELIBERATION_STARTED
+
+
+class DeliberationCompleted(DeliberationEvent):
+    subject: ClassVar[str] = DELIBERATION_COMPLETED
+
+    winner: CandidateSummary
+    candidates: list[CandidateSummary]
+    usage: list[StageUsage] = Field(default_factory=list)
+    duration_ms: float = 0.0
+
+
+class DeliberationFailed(DeliberationEvent):
+    subject: ClassVar[str] = DELIBERATION_FAILED
+
+    reason: str
+
+
+class DeliberationCancelled(DeliberationEvent):
+    subject: ClassVar[str] = DELIBERATION_CANCELLED
+
+    reason: str
+
+
+class ContextUpdated(Event):
+    subject: ClassVar[str] = CONTEXT_UPDATED
+
+    story_id: str = Field(min_length=1)
+    version: str
+    changes: list[str] = Field(default_factory=list)
+
+
+class DeadLetter(Event):
+    """What `dlq.<subject>` carries: the original message, untouched, and why it failed."""
+
+    subject: ClassVar[str] = DLQ_PREFIX + "*"
+
+    original_subject: str
+    reason: str
+    payload: str
+    num_delivered: int = 1
+    stream_sequence: int = 0
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.subject: cls
+    for cls in (
+        PlanApproved,
+        StoryTransitioned,
+        AgentResponseCompleted,
+        AgentResponseFailed,
+        DeliberationStarted,
+        DeliberationCompleted,
+        DeliberationFailed,
+        DeliberationCancelled,
+        ContextUpdated,
+    )
+}
+
+
+class InvalidEvent(ValueError):
+    """A message that can never be processed: it belongs in the dead-letter stream."""
+
+
+def parse_event(subject: str, data: bytes) -> Event:
+    model = EVENT_TYPES.get(subject)
+    if model is None:
+        raise InvalidEvent(f"no event schema for subject {subject!r}")
+    try:
+        payload = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidEvent(f"invalid JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise InvalidEvent("event must be a JSON object")
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        errors = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
+        )
+        raise InvalidEvent(f"schema violation: {errors}") from exc

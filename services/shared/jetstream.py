@@ -1,0 +1,173 @@
+"""NATS JetStream plumbing shared by every service: streams, publishing, dead
+letters and the batched durable pull-consumer loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import nats
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
+from nats.js.client import JetStreamContext
+from nats.js.errors import NotFoundError
+
+from services.shared.events import (
+    STREAMS,
+    DeadLetter,
+    Event,
+    InvalidEvent,
+    StreamSpec,
+    dead_letter_subject,
+    parse_event,
+)
+
+log = logging.getLogger(__name__)
+
+
+async def connect(url: str, name: str) -> NATS:
+    return await nats.connect(url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=1)
+
+
+def _stream_config(spec: StreamSpec) -> StreamConfig:
+    return StreamConfig(
+        name=spec.name,
+        subjects=list(spec.subjects),
+        storage=StorageType.FILE,
+        max_age=spec.max_age_s,
+        duplicate_window=spec.duplicate_window_s,
+    )
+
+
+async def ensure_streams(js: JetStreamContext, specs: Sequence[StreamSpec] = STREAMS) -> None:
+    """Create each stream, or update it in place when its configuration differs."""
+    for spec in specs:
+        wanted = _stream_config(spec)
+        try:
+            info = await js.stream_info(spec.name)
+        except NotFoundError:
+            await js.add_stream(wanted)
+            log.info("stream created", extra={"stream": spec.name})
+            continue
+        current = info.config
+        if (
+            sorted(current.subjects or []) != sorted(wanted.subjects or [])
+            or current.max_age != wanted.max_age
+            or current.duplicate_window != wanted.duplicate_window
+        ):
+            await js.update_stream(wanted)
+            log.info("stream updated", extra={"stream": spec.name})
+
+
+async def publish(js: JetStreamContext, event: Event, subject: str | None = None) -> bool:
+    """Publish with Nats-Msg-Id so JetStream drops repeats; True when stored anew."""
+    ack = await js.publish(
+        subject or event.subject, event.to_bytes(), headers={"Nats-Msg-Id": event.event_id}
+    )
+    return not ack.duplicate
+
+
+async def dead_letter(js: JetStreamContext, msg: Msg, reason: str) -> None:
+    """Copy a message to dlq.<subject> with the reason, then terminate it."""
+    meta = msg.metadata
+    letter = DeadLetter(
+        event_id=f"dead-letter:{meta.stream}:{meta.sequence.stream}",
+        original_subject=msg.subject,
+        reason=reason,
+        payload=msg.data.decode("utf-8", errors="replace"),
+        num_delivered=meta.num_delivered,
+        stream_sequence=meta.sequence.stream,
+    )
+    await publish(js, letter, subject=dead_letter_subject(msg.subject))
+    await msg.term()
+    log.warning("dead-lettered", extra={"subject": msg.subject, "reason": reason})
+
+
+BatchHandler = Callable[[list[Event]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    durable: str
+    subject: str
+    stream: str
+    batch_size: int = 256
+    max_deliver: int = 5
+    backoff_s: tuple[float, ...] = (1.0, 5.0, 15.0, 30.0)
+    ack_wait_s: float = 30.0
+    fetch_timeout_s: float = 1.0
+
+    def config(self) -> ConsumerConfig:
+        return ConsumerConfig(
+            durable_name=self.durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            filter_subject=self.subject,
+            max_deliver=self.max_deliver,
+            ack_wait=self.ack_wait_s,
+            max_ack_pending=self.batch_size * 4,
+        )
+
+    def delay_for(self, num_delivered: int) -> float:
+        return self.backoff_s[min(num_delivered, len(self.backoff_s)) - 1]
+
+
+async def _retry_or_dead_letter(js: JetStreamContext, spec: ConsumerSpec, msg: Msg, error: Exception) -> None:
+    delivered = msg.metadata.num_delivered
+    if delivered >= spec.max_deliver:
+        await dead_letter(js, msg, f"exhausted {delivered} deliveries: {error!r}")
+    else:
+        await msg.nak(delay=spec.delay_for(delivered))
+
+
+async def process_batch(js: JetStreamContext, spec: ConsumerSpec, msgs: list[Msg], handler: BatchHandler) -> None:
+    """Dead-letter what cannot parse, handle the rest in one call, ack after it returns.
+
+    When the batch fails, each message is retried alone so that one poison event
+    cannot hold back the others.
+    """
+    good: list[tuple[Msg, Event]] = []
+    for msg in msgs:
+        try:
+            good.append((msg, parse_event(msg.subject, msg.data)))
+        except InvalidEvent as exc:
+            await dead_letter(js, msg, str(exc))
+    if not good:
+        return
+    try:
+        await handler([event for _, event in good])
+    except Exception as batch_error:
+        if len(good) == 1:
+            await _retry_or_dead_letter(js, spec, good[0][0], batch_error)
+            return
+        log.warning("batch failed, retrying one by one", extra={"error": repr(batch_error)})
+        for msg, event in good:
+            try:
+                await handler([event])
+            except InvalidEvent as exc:
+                await dead_letter(js, msg, str(exc))
+            except Exception as exc:
+                await _retry_or_dead_letter(js, spec, msg, exc)
+            else:
+                await msg.ack()
+        return
+    await asyncio.gather(*(msg.ack() for msg, _ in good))
+
+
+async def run_consumer(
+    js: JetStreamContext, spec: ConsumerSpec, handler: BatchHandler, stop: asyncio.Event
+) -> None:
+    """Pull batches until `stop` is set; the batch in hand is always finished."""
+    sub = await js.pull_subscribe(spec.subject, durable=spec.durable, stream=spec.stream, config=spec.config())
+    try:
+        while not stop.is_set():
+            try:
+                msgs = await sub.fetch(spec.batch_size, timeout=spec.fetch_timeout_s)
+            except TimeoutError:
+                continue
+            await process_batch(js, spec, msgs, handler)
+    finally:
+        await sub.unsubscribe()
