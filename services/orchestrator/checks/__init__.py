@@ -1,0 +1,27 @@
+"""Deterministic, pure checks of a proposal's text, chosen by role."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from services.orchestrator.checks.documents import check_data_document, check_document
+from services.orchestrator.checks.manifests import check_manifests
+from services.orchestrator.checks.python_code import check_python
+from services.orchestrator.checks.qa_tests import check_tests
+from services.orchestrator.domain.council import Role
+from services.orchestrator.domain.model import CheckResult
+
+CHECKS: dict[Role, Callable[[str], list[CheckResult]]] = {
+    Role.ARCHITECT: check_document,
+    Role.DEV: check_python,
+    Role.QA: check_tests,
+    Role.DEVOPS: check_manifests,
+    Role.DATA: check_data_document,
+}
+
+
+def run_checks(role: Role, text: str) -> list[CheckResult]:
+    return CHECKS[role](text)
+
+
+__all__ = ["CHECKS", "run_checks"]

@@ -1,0 +1,136 @@
+"""Structured answers (peer reviews, the chair's decision): JSON schemas and their validation."""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+from typing import Any
+
+from pydantic import BaseModel, Field
+from pydantic import ValidationError as PydanticValidationError
+
+from services.orchestrator.domain.model import RUBRIC
+
+MIN_SCORE = 1
+MAX_SCORE = 10
+
+
+class InvalidAnswer(ValueError):
+    """A structured answer that does not match what was asked; the message goes back to the model."""
+
+
+class LabelReview(BaseModel, extra="forbid"):
+    scores: dict[str, int]
+    rank: int
+    critique: str = Field(min_length=1)
+
+
+def labels_for(count: int) -> list[str]:
+    return list(string.ascii_uppercase[:count])
+
+
+def review_schema(labels: list[str], rubric: tuple[str, ...] = RUBRIC) -> dict[str, Any]:
+    """One entry per label, so each proposal is reviewed exactly once by construction."""
+    score = {"type": "integer", "minimum": MIN_SCORE, "maximum": MAX_SCORE}
+    entry = {
+        "type": "object",
+        "properties": {
+            "scores": {
+                "type": "object",
+                "properties": {label: score for label in rubric},
+                "required": list(rubric),
+                "additionalProperties": False,
+            },
+            "rank": {"type": "integer", "minimum": 1, "maximum": len(labels)},
+            "critique": {"type": "string", "minLength": 1},
+        },
+        "required": ["scores", "rank", "critique"],
+        "additionalProperties": False,
+    }
+    return {
+        "type": "object",
+        "properties": {label: entry for label in labels},
+        "required": list(labels),
+        "additionalProperties": False,
+    }
+
+
+_FENCE = re.compile(r"^\s*```(?:json)?\s*\n(.*?)\n\s*```\s*$", re.DOTALL)
+
+
+def load_json(text: str) -> Any:
+    # Models sometimes wrap JSON in a fence even under structured output; that is not worth a repair.
+    match = _FENCE.match(text)
+    body = match.group(1) if match else text
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise InvalidAnswer(f"not valid JSON: {exc}") from None
+
+
+def parse_review(text: str, labels: list[str], rubric: tuple[str, ...] = RUBRIC) -> dict[str, LabelReview]:
+    data = load_json(text)
+    if not isinstance(data, dict):
+        raise InvalidAnswer("expected a JSON object keyed by proposal label")
+    missing = [label for label in labels if label not in data]
+    extra = [key for key in data if key not in labels]
+    if missing or extra:
+        raise InvalidAnswer(f"expected exactly the labels {labels}; missing {missing}, unexpected {extra}")
+    parsed: dict[str, LabelReview] = {}
+    for label in labels:
+        try:
+            entry = LabelReview.model_validate(data[label])
+        except PydanticValidationError as exc:
+            raise InvalidAnswer(f"proposal {label}: {_first_error(exc)}") from None
+        if set(entry.scores) != set(rubric):
+            raise InvalidAnswer(f"proposal {label}: scores must have exactly {list(rubric)}")
+        bad = [k for k, v in entry.scores.items() if not MIN_SCORE <= v <= MAX_SCORE]
+        if bad:
+            raise InvalidAnswer(f"proposal {label}: scores {bad} outside {MIN_SCORE}..{MAX_SCORE}")
+        if not 1 <= entry.rank <= len(labels):
+            raise InvalidAnswer(f"proposal {label}: rank {entry.rank} outside 1..{len(labels)}")
+        parsed[label] = entry
+    return parsed
+
+
+def _first_error(exc: PydanticValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return f"{where}: {first['msg']}" if where else first["msg"]
+
+
+class ChairAnswer(BaseModel, extra="forbid"):
+    decision: str
+    choice: str
+    synthesis: str
+    rationale: str
+
+
+def chair_schema(labels: list[str]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "decision": {"type": "string", "enum": ["select", "synthesize"]},
+            "choice": {"type": "string", "enum": list(labels)},
+            "synthesis": {"type": "string"},
+            "rationale": {"type": "string"},
+        },
+        "required": ["decision", "choice", "synthesis", "rationale"],
+        "additionalProperties": False,
+    }
+
+
+def parse_chair(text: str, labels: list[str]) -> ChairAnswer:
+    data = load_json(text)
+    try:
+        answer = ChairAnswer.model_validate(data)
+    except PydanticValidationError as exc:
+        raise InvalidAnswer(_first_error(exc)) from None
+    if answer.decision not in ("select", "synthesize"):
+        raise InvalidAnswer(f"decision must be 'select' or 'synthesize', got {answer.decision!r}")
+    if answer.choice not in labels:
+        raise InvalidAnswer(f"choice must be one of {labels}, got {answer.choice!r}")
+    if answer.decision == "synthesize" and not answer.synthesis.strip():
+        raise InvalidAnswer("synthesis must hold the full synthesized proposal")
+    return answer
