@@ -48,6 +48,10 @@ class AssembledContext:
     sections: tuple[str, ...]
     dropped_items: int
     truncated: bool
+    # Sections that lost at least one item to the budget.
+    omitted: tuple[str, ...] = ()
+    # Token counts of the system, context and tools blocks.
+    block_tokens: tuple[int, int, int] = (0, 0, 0)
 
 
 def assemble(
@@ -77,14 +81,33 @@ def assemble(
         selected.pop()
         truncated = True
         context = render(selected)
-    total = count(system) + count(context) + count(tools)
+    block_tokens = (count(system), count(context), count(tools))
     version = content_version(
-        {"story_id": ctx.story.story_id, "role": role, "phase": phase, "task_id": task_id,
-         "system": system, "context": context, "tools": tools}
+        {
+            "story_id": ctx.story.story_id,
+            "role": role,
+            "phase": phase,
+            "task_id": task_id,
+            "system": system,
+            "context": context,
+            "tools": tools,
+        }
     )
     sections = tuple(dict.fromkeys(i.section for i in selected))
-    return AssembledContext(system, context, tools, total, version, sections,
-                            len(items) - len(selected), truncated)
+    # The selection is always a prefix of the priority order.
+    omitted = tuple(dict.fromkeys(i.section for i in items[len(selected) :]))
+    return AssembledContext(
+        system,
+        context,
+        tools,
+        sum(block_tokens),
+        version,
+        sections,
+        len(items) - len(selected),
+        truncated,
+        omitted,
+        block_tokens,
+    )
 
 
 def _fit(items: list[Item], room: int, count: TokenCounter) -> tuple[list[Item], bool]:
@@ -146,8 +169,10 @@ def context_items(ctx: StoryContext, role: str, grant: Grant, task_id: str = "")
         edges = [e for e in ctx.dependency_edges() if see_all or {e.task_id, e.depends_on} & mine_ids]
         items += [Item("dependencies", f"- {e.task_id} depends on {e.depends_on}") for e in edges]
     if "milestones" in s:
-        items += [Item("milestones", f"- {m.at + ' ' if m.at else ''}{m.kind}: {m.description}")
-                  for m in ctx.milestones[:MAX_MILESTONES]]
+        items += [
+            Item("milestones", f"- {m.at + ' ' if m.at else ''}{m.kind}: {m.description}")
+            for m in ctx.milestones[:MAX_MILESTONES]
+        ]
     if "summary" in s and ctx.summary:
         items.append(Item("summary", ctx.summary))
     if "tasks" in s and "tasks.other_roles" in s:

@@ -82,3 +82,33 @@ class StoryContext:
         if self.dependencies:
             return self.dependencies
         return tuple(DependencyEdge(t.task_id, dep) for t in self.tasks for dep in t.depends_on)
+
+
+@dataclass(frozen=True)
+class GraphNode:
+    id: str
+    labels: tuple[str, ...]
+    properties: dict[str, str]
+
+
+@dataclass(frozen=True)
+class GraphEdge:
+    from_id: str
+    to_id: str
+    type: str
+
+
+@dataclass(frozen=True)
+class Neighbourhood:
+    nodes: tuple[GraphNode, ...]
+    edges: tuple[GraphEdge, ...]
+
+
+@dataclass(frozen=True)
+class DecisionInput:
+    decision_id: str
+    title: str
+    rationale: str = ""
+    role: str = ""
+    affects: tuple[str, ...] = ()
+    decided_by: str = ""

@@ -1,0 +1,68 @@
+"""Durable pull consumers: each fetched batch is one graph transaction, acked after commit.
+
+Parsing, dead-lettering, nak with back-off and MaxDeliver handling are the shared
+runner's (services/shared/jetstream.py); this module only routes a batch of
+parsed events to the use case that records them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from nats.js.client import JetStreamContext
+
+from services.context import handlers
+from services.context.handlers import Deps
+from services.shared.events import (
+    PLAN_APPROVED,
+    STORY_TRANSITIONED,
+    DeliberationEvent,
+    Event,
+    PlanApproved,
+    StoryTransitioned,
+    stream_for,
+)
+from services.shared.grpcserver import Worker
+from services.shared.jetstream import BatchHandler, ConsumerSpec, run_consumer
+
+DELIBERATIONS = "orchestration.deliberation.>"
+
+
+def consumer_specs(batch_size: int = 500, prefix: str = "context") -> tuple[ConsumerSpec, ...]:
+    return tuple(
+        ConsumerSpec(
+            durable=f"{prefix}-{name}",
+            subject=subject,
+            stream=stream_for(subject.replace(">", "x")).name,
+            batch_size=batch_size,
+        )
+        for name, subject in (
+            ("plan-approved", PLAN_APPROVED),
+            ("story-transitioned", STORY_TRANSITIONED),
+            ("deliberations", DELIBERATIONS),
+        )
+    )
+
+
+def batch_handler(deps: Deps) -> BatchHandler:
+    async def handle(events: list[Event]) -> None:
+        plans = [e for e in events if isinstance(e, PlanApproved)]
+        transitions = [e for e in events if isinstance(e, StoryTransitioned)]
+        outcomes = [e for e in events if isinstance(e, DeliberationEvent)]
+        if plans:
+            await handlers.record_plan_approved_batch(deps, plans)
+        if transitions:
+            await handlers.record_transition_batch(deps, transitions)
+        if outcomes:
+            await handlers.record_deliberation_outcome_batch(deps, outcomes)
+
+    return handle
+
+
+def consumer_workers(js: JetStreamContext, deps: Deps, specs: Sequence[ConsumerSpec]) -> list[Worker]:
+    handle = batch_handler(deps)
+
+    def worker(spec: ConsumerSpec) -> Worker:
+        return lambda stop: run_consumer(js, spec, handle, stop)
+
+    return [worker(spec) for spec in specs]
