@@ -1,0 +1,359 @@
+"""LLMPort over an OpenAI-compatible server (vLLM in production, the simulator in dev).
+
+Policies live here and nowhere else: timeouts (connect, first token, total per
+attempt), a per-process cap on requests in flight, the one retry layer (the
+SDK's own retries are switched off), readiness on /v1/models, and usage
+accounting. Every call streams, so a cancelled caller closes its HTTP request
+and the first-token deadline can be enforced separately from the total.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextvars import ContextVar
+from typing import Any
+
+import openai
+from openai import AsyncOpenAI
+from prometheus_client import Counter, Gauge, Histogram
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.orchestrator.domain.llm import ChatMessage, ChatRequest, ChatResult, LLMError, Usage
+
+log = logging.getLogger("conclave.llm")
+
+WaitCallback = Callable[[str], Awaitable[None] | None]
+# Set by whoever wants to hear why a call is waiting (e.g. a streaming RPC's heartbeat).
+wait_listener: ContextVar[WaitCallback | None] = ContextVar("llm_wait_listener", default=None)
+
+QUEUE_DEPTH = Gauge("conclave_llm_queue_depth", "LLM calls waiting for an in-flight slot")
+QUEUE_WAIT = Histogram(
+    "conclave_llm_queue_wait_seconds", "Time spent waiting for an in-flight slot",
+    buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+IN_FLIGHT = Gauge("conclave_llm_in_flight", "LLM HTTP requests in flight")
+CALLS = Counter("conclave_llm_calls_total", "LLM calls by final outcome", ["outcome"])
+RETRIES = Counter("conclave_llm_retries_total", "LLM attempts retried, by reason", ["reason"])
+TOKENS = Counter("conclave_llm_tokens_total", "Tokens accounted by the server", ["kind"])
+FIRST_TOKEN = Histogram(
+    "conclave_llm_first_token_seconds", "Time from sending a request to its first token",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+
+
+class LLMSettings(BaseSettings):
+    """Env names are the field names upper-cased (VLLM_URL, LLM_MAX_IN_FLIGHT, ...)."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    vllm_url: str = "http://127.0.0.1:8000/v1"
+    vllm_model: str = "conclave-sim"
+    vllm_api_key: str = "EMPTY"
+    llm_max_in_flight: int = Field(default=16, ge=1)
+    llm_connect_timeout_s: float = Field(default=5.0, gt=0)
+    llm_first_token_timeout_s: float = Field(default=30.0, gt=0)
+    llm_total_timeout_s: float = Field(default=300.0, gt=0)
+    llm_max_retries: int = Field(default=3, ge=0)
+    llm_ready_timeout_s: float = Field(default=120.0, ge=0)
+    llm_backoff_base_s: float = Field(default=0.25, ge=0)
+    llm_backoff_max_s: float = Field(default=8.0, ge=0)
+    llm_probe_interval_s: float = Field(default=1.0, gt=0)
+
+
+class LLMStatus(BaseModel):
+    url: str
+    model: str
+    ready: bool
+    reachable: bool
+    models: list[str]
+    in_flight: int
+    queued: int
+    max_in_flight: int
+    last_probe_latency_ms: float | None
+    last_probe_error: str = ""
+
+
+class _Retryable(Exception):
+    def __init__(self, reason: str, detail: str, retry_after: float | None = None) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+async def _notify(callback: WaitCallback | None, message: str) -> None:
+    if callback is None:
+        return
+    try:
+        result = callback(message)
+        if inspect.isawaitable(result):
+            await result
+    except Exception:  # a broken listener must not break the call
+        log.exception("LLM wait listener failed")
+
+
+def _retry_after(err: openai.APIStatusError) -> float | None:
+    value = err.response.headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+class OpenAILLM:
+    """Implements LLMPort. One instance per process; close it with `aclose()`."""
+
+    def __init__(self, settings: LLMSettings | None = None, *, rng: random.Random | None = None) -> None:
+        self.settings = s = settings or LLMSettings()
+        self._client = AsyncOpenAI(
+            base_url=s.vllm_url,
+            api_key=s.vllm_api_key or "EMPTY",
+            max_retries=0,  # the only retry layer is `chat` below
+            timeout=openai.Timeout(
+                connect=s.llm_connect_timeout_s,
+                read=s.llm_total_timeout_s,
+                write=s.llm_total_timeout_s,
+                pool=s.llm_total_timeout_s,
+            ),
+        )
+        self._slots = asyncio.Semaphore(s.llm_max_in_flight)
+        self._rng = rng or random.Random()
+        self._in_flight = 0
+        self._queued = 0
+        self._ready = False
+        self._models: list[str] = []
+        self._reachable = False
+        self._probe_ms: float | None = None
+        self._probe_error = ""
+        self._probed_at = 0.0
+        self._probe_lock = asyncio.Lock()
+
+    async def __aenter__(self) -> OpenAILLM:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    # -- readiness ---------------------------------------------------------
+
+    async def probe(self) -> LLMStatus:
+        """Ask /v1/models now; ready means the configured model is listed."""
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(self.settings.llm_connect_timeout_s + 5.0):
+                page = await self._client.models.list()
+            self._models = [m.id for m in page.data]
+            self._reachable, self._probe_error = True, ""
+        except (openai.APIError, TimeoutError) as err:
+            self._models, self._reachable = [], False
+            self._probe_error = f"{type(err).__name__}: {err}"
+        self._probe_ms = (time.monotonic() - started) * 1000.0
+        self._probed_at = time.monotonic()
+        self._ready = self.settings.vllm_model in self._models
+        return self.status()
+
+    async def _probe_shared(self) -> None:
+        # Many callers may wait at once; they share one probe per interval.
+        async with self._probe_lock:
+            if time.monotonic() - self._probed_at >= self.settings.llm_probe_interval_s / 2:
+                await self.probe()
+
+    def _loading_message(self, waited: float) -> str:
+        s = self.settings
+        why = self._probe_error or f"listed models: {self._models or 'none'}"
+        return f"model loading: {s.vllm_model} not ready at {s.vllm_url} after {waited:.1f}s ({why})"
+
+    async def wait_ready(
+        self,
+        timeout: float | None = None,  # noqa: ASYNC109 - a bound on waiting, not an I/O timeout
+        on_wait: WaitCallback | None = None,
+    ) -> None:
+        """Return once the model is listed; raise LLMError('model loading...') after `timeout`."""
+        if self._ready:
+            return
+        limit = self.settings.llm_ready_timeout_s if timeout is None else timeout
+        listener = on_wait or wait_listener.get()
+        started = time.monotonic()
+        while True:
+            await self._probe_shared()
+            if self._ready:
+                return
+            waited = time.monotonic() - started
+            message = self._loading_message(waited)
+            if waited >= limit:
+                raise LLMError(message, retryable=True)
+            await _notify(listener, message)
+            await asyncio.sleep(min(self.settings.llm_probe_interval_s, max(0.0, limit - waited)))
+
+    async def warm_up(self) -> bool:
+        """One tiny completion so the first real call does not pay for cold caches."""
+        try:
+            await self.chat(ChatRequest(
+                messages=[ChatMessage(role="user", content="ping")],
+                max_tokens=1, temperature=0.0, stage="warmup",
+            ))
+        except LLMError as err:
+            log.warning("LLM warm-up failed: %s", err)
+            return False
+        return True
+
+    def status(self) -> LLMStatus:
+        s = self.settings
+        return LLMStatus(
+            url=s.vllm_url, model=s.vllm_model, ready=self._ready, reachable=self._reachable,
+            models=list(self._models), in_flight=self._in_flight, queued=self._queued,
+            max_in_flight=s.llm_max_in_flight, last_probe_latency_ms=self._probe_ms,
+            last_probe_error=self._probe_error,
+        )
+
+    # -- calls ---------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _slot(self) -> AsyncIterator[None]:
+        queued_at = time.monotonic()
+        self._queued += 1
+        QUEUE_DEPTH.inc()
+        ticker = None
+        listener = wait_listener.get()
+        if listener is not None and self._slots.locked():
+            ticker = asyncio.create_task(self._tick(listener, queued_at))
+        try:
+            await self._slots.acquire()
+        finally:
+            self._queued -= 1
+            QUEUE_DEPTH.dec()
+            if ticker is not None:
+                ticker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await ticker
+        QUEUE_WAIT.observe(time.monotonic() - queued_at)
+        self._in_flight += 1
+        IN_FLIGHT.inc()
+        try:
+            yield
+        finally:
+            self._in_flight -= 1
+            IN_FLIGHT.dec()
+            self._slots.release()
+
+    async def _tick(self, listener: WaitCallback, since: float) -> None:
+        while True:
+            await asyncio.sleep(self.settings.llm_probe_interval_s)
+            waited = time.monotonic() - since
+            await _notify(listener, f"waiting for an LLM slot ({self._queued} queued, "
+                                    f"{self._in_flight} in flight, {waited:.1f}s)")
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        s = self.settings
+        ceiling = min(s.llm_backoff_max_s, s.llm_backoff_base_s * 2**attempt)
+        delay = ceiling / 2 + self._rng.uniform(0, ceiling / 2)  # "equal jitter"
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, s.llm_backoff_max_s))
+        return delay
+
+    def _kwargs(self, request: ChatRequest) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "model": self.settings.vllm_model,
+            "messages": [m.model_dump() for m in request.messages],
+            "temperature": request.temperature,
+            "max_tokens": request.max_tokens,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if request.json_schema is not None:
+            kwargs["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": request.schema_name, "schema": request.json_schema, "strict": True},
+            }
+        return kwargs
+
+    async def chat(self, request: ChatRequest) -> ChatResult:
+        started = time.monotonic()
+        await self.wait_ready()
+        attempt = 0
+        try:
+            while True:
+                try:
+                    async with self._slot():
+                        text, usage, model = await self._attempt(request)
+                    break
+                except _Retryable as err:
+                    if attempt >= self.settings.llm_max_retries:
+                        raise LLMError(
+                            f"LLM call failed after {attempt + 1} attempts: {err.reason}: {err}",
+                            retryable=True,
+                        ) from err
+                    RETRIES.labels(reason=err.reason).inc()
+                    delay = self._backoff(attempt, err.retry_after)
+                    log.info("LLM %s (%s); retry %d in %.2fs", err.reason, err, attempt + 1, delay)
+                    await asyncio.sleep(delay)
+                    attempt += 1
+        except asyncio.CancelledError:
+            CALLS.labels(outcome="cancelled").inc()
+            raise
+        except LLMError:
+            CALLS.labels(outcome="error").inc()
+            raise
+        CALLS.labels(outcome="ok").inc()
+        TOKENS.labels(kind="prompt").inc(usage.prompt_tokens)
+        TOKENS.labels(kind="completion").inc(usage.completion_tokens)
+        duration_ms = (time.monotonic() - started) * 1000.0
+        return ChatResult(text=text, usage=usage, duration_ms=duration_ms, model=model)
+
+    async def _attempt(self, request: ChatRequest) -> tuple[str, Usage, str]:
+        s = self.settings
+        sent = time.monotonic()
+        first_token = asyncio.timeout(s.llm_first_token_timeout_s)
+        parts: list[str] = []
+        usage: Usage | None = None
+        model = s.vllm_model
+        finished = False
+        try:
+            async with asyncio.timeout(s.llm_total_timeout_s), first_token:
+                stream = await self._client.chat.completions.create(**self._kwargs(request))
+                async with stream:  # closes the HTTP response however we leave
+                    async for chunk in stream:
+                        model = chunk.model or model
+                        if chunk.usage is not None:
+                            usage = Usage(calls=1, prompt_tokens=chunk.usage.prompt_tokens,
+                                          completion_tokens=chunk.usage.completion_tokens)
+                        for choice in chunk.choices:
+                            if choice.delta.content:
+                                parts.append(choice.delta.content)
+                            if choice.finish_reason is not None:
+                                finished = True
+                            if (choice.delta.content or choice.finish_reason) and first_token.when():
+                                first_token.reschedule(None)
+                                FIRST_TOKEN.observe(time.monotonic() - sent)
+        except TimeoutError as err:
+            if first_token.expired():
+                detail = f"no token within {s.llm_first_token_timeout_s}s"
+                raise _Retryable("first_token_timeout", detail) from err
+            raise LLMError(f"LLM call exceeded the total timeout of {s.llm_total_timeout_s}s") from err
+        except openai.APIStatusError as err:
+            if err.status_code in (408, 429) or err.status_code >= 500:
+                raise _Retryable(f"http_{err.status_code}", err.message, _retry_after(err)) from err
+            raise LLMError(f"LLM request rejected: HTTP {err.status_code}: {err.message}") from err
+        except openai.APITimeoutError as err:
+            raise _Retryable("read_timeout", str(err)) from err
+        except openai.APIConnectionError as err:
+            raise _Retryable("connection", f"{err}: {err.__cause__!r}") from err
+        except openai.APIError as err:
+            raise LLMError(f"LLM error: {err}") from err
+        if not finished:
+            raise _Retryable("incomplete", "stream ended before a finish_reason")
+        text = "".join(parts)
+        if usage is None:
+            # Servers without include_usage: a rough count keeps accounting non-zero.
+            prompt_chars = sum(len(m.content) for m in request.messages)
+            usage = Usage(calls=1, prompt_tokens=prompt_chars // 4, completion_tokens=len(parts))
+        return text, usage, model

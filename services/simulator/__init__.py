@@ -1,0 +1,1 @@
+"""OpenAI-compatible model simulator for development and tests (`conclave sim serve`)."""

@@ -1,0 +1,302 @@
+"""OpenAILLM against the model simulator over real HTTP (simulator in-process on a free port)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import jsonschema
+import pytest
+from aiohttp import web
+from openai import AsyncOpenAI
+from pydantic import BaseModel, Field
+
+from services.orchestrator.adapters.llm_openai import LLMSettings, OpenAILLM, wait_listener
+from services.orchestrator.adapters.structured import parse_structured, strict_json_schema
+from services.orchestrator.domain.llm import ChatMessage, ChatRequest, LLMError
+from services.simulator.app import create_app
+from services.simulator.settings import SimSettings
+
+pytestmark = pytest.mark.asyncio
+
+
+class Sim:
+    def __init__(self, port: int, http: aiohttp.ClientSession) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}/v1"
+        self.http = http
+
+    async def knobs(self, **knobs: Any) -> None:
+        async with self.http.post(f"http://127.0.0.1:{self.port}/admin/faults", json=knobs) as resp:
+            assert resp.status == 200, await resp.text()
+
+    async def stats(self) -> dict[str, Any]:
+        async with self.http.get(f"http://127.0.0.1:{self.port}/admin/stats") as resp:
+            return dict(await resp.json())
+
+    async def reset(self) -> None:
+        async with self.http.post(f"http://127.0.0.1:{self.port}/admin/stats/reset") as resp:
+            assert resp.status == 200
+
+    async def until(self, pred: Any, within_s: float = 5.0) -> dict[str, Any]:
+        deadline = time.monotonic() + within_s
+        while True:
+            stats = await self.stats()
+            if pred(stats) or time.monotonic() > deadline:
+                return stats
+            await asyncio.sleep(0.02)
+
+    def open_connections(self) -> int:
+        """Server-side ESTABLISHED TCP connections on the simulator's port."""
+        count = 0
+        with open("/proc/net/tcp") as f:
+            for line in f.readlines()[1:]:
+                local, state = line.split()[1], line.split()[3]
+                if int(local.split(":")[1], 16) == self.port and state == "01":
+                    count += 1
+        return count
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[Sim]:
+    runner = web.AppRunner(create_app(SimSettings(port=0)), handler_cancellation=True)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    # No keep-alive, so the admin calls never count as the client's open connections.
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
+        yield Sim(port, http)
+    await runner.cleanup()
+
+
+def settings(sim: Sim, **overrides: Any) -> LLMSettings:
+    base: dict[str, Any] = dict(
+        vllm_url=sim.url, vllm_model="conclave-sim", llm_backoff_base_s=0.01, llm_backoff_max_s=0.05,
+        llm_probe_interval_s=0.05, llm_first_token_timeout_s=5.0, llm_total_timeout_s=10.0,
+        llm_ready_timeout_s=5.0,
+    )
+    return LLMSettings(**{**base, **overrides})
+
+
+def dev_request(task: str = "Task: ingest webhooks", temperature: float = 0.7, **kw: Any) -> ChatRequest:
+    return ChatRequest(
+        messages=[ChatMessage(role="system", content="You are on a council.\nRole: DEV"),
+                  ChatMessage(role="user", content=task)],
+        temperature=temperature, **kw,
+    )
+
+
+async def test_streamed_completion_with_usage(sim: Sim) -> None:
+    async with OpenAILLM(settings(sim)) as llm:
+        result = await llm.chat(dev_request())
+    assert "```python" in result.text
+    assert result.usage.calls == 1 and result.usage.prompt_tokens > 10 and result.usage.completion_tokens > 50
+    assert result.model == "conclave-sim" and result.duration_ms > 0
+    stats = await sim.stats()
+    assert stats["requests"] == 1 and stats["by_status"] == {"200": 1}
+
+
+async def test_non_streaming_path_of_the_simulator(sim: Sim) -> None:
+    async with AsyncOpenAI(base_url=sim.url, api_key="x", max_retries=0) as client:
+        plain = await client.chat.completions.create(
+            model="conclave-sim", messages=[{"role": "system", "content": "Role: DEVOPS"},
+                                            {"role": "user", "content": "deploy the api"}])
+        models = await client.models.list()
+    assert "```yaml" in (plain.choices[0].message.content or "")
+    assert plain.usage is not None and plain.usage.completion_tokens > 0
+    assert [m.id for m in models.data] == ["conclave-sim"]
+    assert models.data[0].owned_by == "conclave-simulator"
+
+
+class ItemReview(BaseModel):
+    label: str
+    correctness: int = Field(ge=1, le=10)
+    completeness: int = Field(ge=1, le=10)
+    critique: str
+
+
+class Review(BaseModel):
+    reviews: list[ItemReview]
+
+
+async def test_structured_output_is_schema_valid_and_tracks_quality(sim: Sim) -> None:
+    async with OpenAILLM(settings(sim)) as llm:
+        texts = [(await llm.chat(dev_request(temperature=round(0.05 * i, 2)))).text for i in range(16)]
+        weak = min(texts, key=len)
+        strong = max(texts, key=len)
+        schema = strict_json_schema(Review)
+        prompt = f"Review these proposals.\n\nProposal A:\n{strong}\n\nProposal B:\n{weak}\n"
+        result = await llm.chat(ChatRequest(
+            messages=[ChatMessage(role="system", content="Role: DEV"),
+                      ChatMessage(role="user", content=prompt)],
+            json_schema=schema, schema_name="review", stage="review",
+        ))
+    jsonschema.validate(json.loads(result.text), schema)
+    review, error = parse_structured(result.text, Review)
+    assert error is None and review is not None
+    a, b = review.reviews
+    assert (a.label, b.label) == ("A", "B")
+    assert a.correctness > b.correctness
+
+
+async def test_malformed_json_fault_is_detectable(sim: Sim) -> None:
+    await sim.knobs(malformed_json_prob=1.0)
+    async with OpenAILLM(settings(sim)) as llm:
+        result = await llm.chat(dev_request(json_schema=strict_json_schema(Review)))
+    review, error = parse_structured(result.text, Review)
+    assert review is None and error is not None and error.startswith("invalid JSON")
+
+
+async def test_503s_are_retried_by_exactly_one_layer(sim: Sim) -> None:
+    await sim.knobs(error_rates="503:1.0")
+    async with OpenAILLM(settings(sim, llm_max_retries=3)) as llm:
+        with pytest.raises(LLMError, match="after 4 attempts: http_503") as err:
+            await llm.chat(dev_request())
+    assert err.value.retryable
+    stats = await sim.stats()
+    assert stats["requests"] == 4 and stats["by_status"] == {"503": 4}
+
+
+async def test_intermittent_503s_and_429s_still_succeed(sim: Sim) -> None:
+    await sim.knobs(error_rates="503:0.3,429:0.2", seed=11)
+    async with OpenAILLM(settings(sim, llm_max_retries=8)) as llm:
+        results = await asyncio.gather(*(llm.chat(dev_request(temperature=t / 10)) for t in range(10)))
+    assert all("```python" in r.text for r in results)
+    stats = await sim.stats()
+    assert stats["by_status"]["200"] == 10
+    assert stats["requests"] > 10, "some attempts must have failed and been retried"
+
+
+async def test_dropped_connection_is_retried(sim: Sim) -> None:
+    await sim.knobs(drop_prob=1.0)
+    async with OpenAILLM(settings(sim, llm_max_retries=1)) as llm:
+        with pytest.raises(LLMError, match=r"after 2 attempts: (connection|incomplete)"):
+            await llm.chat(dev_request())
+    assert (await sim.stats())["by_status"] == {"dropped": 2}
+
+
+async def test_first_token_timeout_on_stall_frees_the_server(sim: Sim) -> None:
+    await sim.knobs(stall_prob=1.0, stall_s=30)
+    async with OpenAILLM(settings(sim, llm_first_token_timeout_s=0.3, llm_max_retries=1)) as llm:
+        started = time.monotonic()
+        with pytest.raises(LLMError, match="first_token_timeout"):
+            await llm.chat(dev_request())
+        assert time.monotonic() - started < 3.0
+    stats = await sim.until(lambda s: s["in_flight"] == 0)
+    assert stats["in_flight"] == 0 and stats["requests"] == 2
+    assert stats["by_status"].get("disconnected") == 2
+
+
+async def test_calls_wait_for_the_model_loading_period(sim: Sim) -> None:
+    await sim.knobs(loading_s=0.6)
+    heard: list[str] = []
+    async with OpenAILLM(settings(sim)) as llm:
+        status = await llm.probe()
+        assert status.reachable and not status.ready and status.models == []
+        assert status.last_probe_latency_ms is not None
+        token = wait_listener.set(heard.append)
+        try:
+            started = time.monotonic()
+            result = await llm.chat(dev_request())
+            assert time.monotonic() - started >= 0.4
+        finally:
+            wait_listener.reset(token)
+        assert result.text and llm.status().ready and llm.status().models == ["conclave-sim"]
+    assert heard and all(m.startswith("model loading") for m in heard)
+    assert (await sim.stats())["by_status"] == {"200": 1}, "no chat request was sent while loading"
+
+
+async def test_readiness_wait_is_bounded(sim: Sim) -> None:
+    await sim.knobs(loading_s=30)
+    heard: list[str] = []
+    async with OpenAILLM(settings(sim)) as llm:
+        with pytest.raises(LLMError, match="model loading"):
+            await llm.wait_ready(0.3, on_wait=heard.append)
+        assert heard
+    await sim.knobs(loading_s=0)
+    async with OpenAILLM(settings(sim)) as llm:
+        assert await llm.warm_up()
+
+
+async def test_unreachable_server_is_reported(sim: Sim) -> None:
+    async with OpenAILLM(settings(sim, vllm_url="http://127.0.0.1:9/v1", llm_connect_timeout_s=0.5)) as llm:
+        status = await llm.probe()
+        assert not status.reachable and not status.ready and status.last_probe_error
+        with pytest.raises(LLMError, match="model loading"):
+            await llm.wait_ready(0.2)
+
+
+async def test_in_flight_requests_are_bounded(sim: Sim) -> None:
+    await sim.knobs(ttft_ms=150)
+    async with OpenAILLM(settings(sim, llm_max_in_flight=3)) as llm:
+        calls = [asyncio.create_task(llm.chat(dev_request(temperature=t / 10))) for t in range(9)]
+        await asyncio.sleep(0.05)
+        assert llm.status().in_flight == 3 and llm.status().queued == 6
+        await asyncio.gather(*calls)
+        assert llm.status().in_flight == 0 and llm.status().queued == 0
+    stats = await sim.stats()
+    assert stats["max_in_flight"] == 3 and stats["by_status"] == {"200": 9}
+
+
+async def test_cancelling_a_call_closes_its_request(sim: Sim) -> None:
+    await sim.knobs(stall_prob=1.0, stall_s=30)
+    async with OpenAILLM(settings(sim, llm_first_token_timeout_s=60)) as llm:
+        call = asyncio.create_task(llm.chat(dev_request()))
+        await sim.until(lambda s: s["in_flight"] == 1)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        stats = await sim.until(lambda s: s["in_flight"] == 0)
+        assert stats["in_flight"] == 0 and stats["by_status"] == {"disconnected": 1}
+        assert llm.status().in_flight == 0
+
+
+async def test_cancelling_mid_stream_closes_its_request(sim: Sim) -> None:
+    await sim.knobs(tokens_per_s=100)
+    async with OpenAILLM(settings(sim)) as llm:
+        call = asyncio.create_task(llm.chat(dev_request()))
+        await sim.until(lambda s: s["in_flight"] == 1)
+        await asyncio.sleep(0.2)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        stats = await sim.until(lambda s: s["in_flight"] == 0)
+    assert stats["in_flight"] == 0 and stats["by_status"] == {"disconnected": 1}
+
+
+def client_tasks(before: set[asyncio.Task[Any]]) -> set[asyncio.Task[Any]]:
+    """New tasks, leaving out the in-process simulator's own request handlers."""
+    return {
+        t for t in asyncio.all_tasks() - before
+        if not t.get_coro().__qualname__.startswith("RequestHandler.")  # type: ignore[union-attr]
+    }
+
+
+async def test_no_tasks_or_connections_left_behind(sim: Sim) -> None:
+    tasks_before = asyncio.all_tasks()
+    await sim.knobs(error_rates="503:0.3", drop_prob=0.2, seed=5, ttft_ms=20)
+    llm = OpenAILLM(settings(sim, llm_max_in_flight=4, llm_max_retries=6))
+    token = wait_listener.set(lambda _m: None)  # exercises the queue heartbeat task too
+    try:
+        outcomes = await asyncio.gather(*(llm.chat(dev_request(temperature=t / 20)) for t in range(12)),
+                                        return_exceptions=True)
+        cancelled = asyncio.create_task(llm.chat(dev_request(temperature=1.5)))
+        await asyncio.sleep(0.01)
+        cancelled.cancel()
+        await asyncio.gather(cancelled, return_exceptions=True)
+        assert sim.open_connections() > 0, "the pool keeps connections alive until the client closes"
+    finally:
+        wait_listener.reset(token)
+        await llm.aclose()
+    assert sum(not isinstance(o, BaseException) for o in outcomes) >= 10
+    deadline = time.monotonic() + 3
+    while (sim.open_connections() or client_tasks(tasks_before)) and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
+    assert client_tasks(tasks_before) == set()
+    assert sim.open_connections() == 0
+    assert (await sim.until(lambda s: s["in_flight"] == 0))["in_flight"] == 0
