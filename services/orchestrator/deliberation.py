@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from services.orchestrator.checks import run_checks
-from services.orchestrator.domain.aggregation import aggregate
+from services.orchestrator.domain.aggregation import aggregate, check_points
 from services.orchestrator.domain.answers import (
     InvalidAnswer,
     chair_schema,
@@ -46,6 +46,7 @@ from services.orchestrator.domain.llm import (
 from services.orchestrator.domain.model import (
     STAGES,
     AgentFailure,
+    Candidate,
     ChairDecision,
     CheckResult,
     DeliberationRequest,
@@ -249,11 +250,11 @@ async def review_by(
             round=round_no,
             label=label,
             scores=entry.scores,
-            rank=entry.rank,
+            rank=answer.rank_of(label),
             ranked_of=len(labels),
             critique=entry.critique,
         )
-        for label, entry in answer.items()
+        for label, entry in answer.reviews.items()
     ]
 
 
@@ -357,22 +358,39 @@ async def _chair(run: Run, result: DeliberationResult, chair: AgentSpec) -> Chai
                 selected_agent_id=result.winner.agent_id,
                 text=result.winner.proposal,
                 fallback_reason=f"chair failed, top-ranked proposal kept: {_reason(exc)}",
+                checks=result.winner.checks,
                 usage=run.ledger("chair"),
             )
         await agent_done(run, chair, "chair", 0, t0, usage, text)
     chosen = by_label[answer.choice]
-    synthesize = answer.decision == "synthesize"
-    return ChairDecision(
-        mode="synthesize" if synthesize else "select",
+    decision = ChairDecision(
+        mode="select",
         chair_agent_id=chair.agent_id,
         selected_agent_id=chosen.agent_id,
-        text=answer.synthesis if synthesize else chosen.proposal,
+        text=chosen.proposal,
         rationale=answer.rationale,
+        checks=chosen.checks,
         usage=run.ledger("chair"),
     )
+    if answer.decision != "synthesize":
+        return decision
+    return weigh_synthesis(run.request.role, decision, answer.synthesis, chosen.checks)
 
 
-def _summary(candidate: Any) -> str:
+def weigh_synthesis(
+    role: Role, selection: ChairDecision, synthesis: str, base_checks: Sequence[CheckResult]
+) -> ChairDecision:
+    """A synthesis replaces the chosen candidate only if it passes at least as many of the
+    role's deterministic checks: a merge must not break what a candidate got right."""
+    checks = run_checks(role, synthesis)
+    ours, theirs = check_points(checks) or 0.0, check_points(base_checks) or 0.0
+    if ours < theirs:
+        note = f"synthesis set aside: it passes {ours:.0%} of the checks, the candidate {theirs:.0%}"
+        return selection.model_copy(update={"note": note})
+    return selection.model_copy(update={"mode": "synthesize", "text": synthesis, "checks": checks})
+
+
+def _summary(candidate: Candidate) -> str:
     passed = sum(c.passed for c in candidate.checks)
     return f"score {candidate.final_score:.2f}, checks passed {passed}/{len(candidate.checks)}"
 

@@ -16,9 +16,14 @@ from services.orchestrator.domain.council import Role, default_council
 from services.orchestrator.domain.errors import DeliberationFailed, ValidationError
 from services.orchestrator.domain.llm import ChatRequest, ChatResult, LLMError, Usage
 from services.orchestrator.domain.model import DeliberationRequest, ProgressEvent, Proposal
-from services.orchestrator.domain.prompts import common_prefix_length, shared_head, system_prompt
+from services.orchestrator.domain.prompts import (
+    common_prefix_length,
+    shared_head,
+    shared_prefix_share,
+    system_prompt,
+)
 
-_PROPOSAL = re.compile(r"### (?:Proposal|Candidate) (\w+)[^\n]*\n(.*?)(?=\n### |\Z)", re.DOTALL)
+_PROPOSAL = re.compile(r'<(?:proposal|candidate) label="(\w+)">\n(.*?)\n</(?:proposal|candidate)>', re.DOTALL)
 _MARK = re.compile(r"author=(\S+) quality=(\d+)")
 
 
@@ -82,23 +87,28 @@ class ScriptedLLM:
     def _review(self, request: ChatRequest) -> str:
         if self.invalid.get(request.agent_id, 0) > 0:
             self.invalid[request.agent_id] -= 1
-            return '{"A": "not a review"'
+            return '{"reviews": "not a review"'
         seen = {label: _MARK.search(body) for label, body in _PROPOSAL.findall(request.messages[1].content)}
         marks = {label: (m.group(1), int(m.group(2))) for label, m in seen.items() if m}
         order = sorted(marks, key=lambda label: (-marks[label][1], label))
+        rubric = ("correctness", "completeness", "clarity", "risk")
         return json.dumps(
             {
-                label: {
-                    "scores": {k: marks[label][1] for k in ("correctness", "completeness", "clarity", "risk")},
-                    "rank": order.index(label) + 1,
-                    "critique": f"critique of {marks[label][0]} by {request.agent_id}",
-                }
-                for label in marks
+                "reviews": {
+                    label: {
+                        "scores": {k: marks[label][1] for k in rubric},
+                        "critique": f"critique of {marks[label][0]} by {request.agent_id}",
+                    }
+                    for label in marks
+                },
+                "ranking": order,
             }
         )
 
     def _chair(self, request: ChatRequest) -> str:
-        return json.dumps({"decision": "select", "choice": "2", "synthesis": "", "rationale": "second is safer"})
+        return json.dumps(
+            {"decision": "select", "choice": "2", "synthesis": "", "rationale": "second is safer"}
+        )
 
     def of(self, stage: str) -> list[ChatRequest]:
         return [r for r in self.requests if r.stage == stage]
@@ -164,6 +174,20 @@ async def test_the_shared_prefix_is_byte_identical_across_agents_of_every_stage(
 
 
 @pytest.mark.asyncio
+async def test_the_shared_prefix_share_is_measurable_per_stage() -> None:
+    llm = ScriptedLLM(quality=QUALITY)
+    await deliberate(llm, make_request(context="Story S-1. " * 400))
+    shares = shared_prefix_share(llm.requests)
+    assert set(shares) == {"generate", "review", "revise"}
+    for shared, total in shares.values():
+        assert 0 < shared <= total
+    # Generate prompts differ only in the persona block: nearly all of them is shared.
+    assert shares["generate"][0] / shares["generate"][1] > 0.9
+    words = shared_prefix_share(llm.requests, count=lambda text: len(text.split()))
+    assert words["generate"][1] < shares["generate"][1]
+
+
+@pytest.mark.asyncio
 async def test_a_reviewer_never_sees_its_own_proposal_and_sees_all_the_others() -> None:
     llm = ScriptedLLM(quality=QUALITY)
     await deliberate(llm, make_request(rounds=2))
@@ -174,7 +198,7 @@ async def test_a_reviewer_never_sees_its_own_proposal_and_sees_all_the_others() 
         authors = set(_MARK.findall(prompt))
         assert call.agent_id not in {a for a, _ in authors}
         assert {a for a, _ in authors} == set(QUALITY) - {call.agent_id}
-        assert set(call.json_schema["properties"]) == {"A", "B"}  # type: ignore[index]
+        assert set(call.json_schema["properties"]["reviews"]["required"]) == {"A", "B"}  # type: ignore[index]
 
 
 def test_labels_are_shuffled_per_reviewer_deterministically_per_deliberation() -> None:
@@ -208,7 +232,7 @@ async def test_an_invalid_review_gets_one_repair_with_the_error_and_then_counts(
     assert len(mine) == 2
     repair = mine[1].messages
     assert repair[:2] == mine[0].messages  # the repair extends the same (cached) prefix
-    assert repair[2].role == "assistant" and repair[2].content == '{"A": "not a review"'
+    assert repair[2].role == "assistant" and repair[2].content == '{"reviews": "not a review"'
     assert "not valid JSON" in repair[3].content
     assert not result.excluded_reviews
     assert sum(len(c.reviews) for c in result.candidates) == 6
@@ -369,8 +393,11 @@ async def test_cancelling_a_deliberation_cancels_every_call_in_flight() -> None:
     llm = ScriptedLLM(hang=True)
     before = asyncio.all_tasks()
     task = asyncio.create_task(deliberate(llm, make_request()))
-    while len(llm.requests) < 3:
+    for _ in range(100):
+        if len(llm.requests) == 3:
+            break
         await asyncio.sleep(0)
+    assert len(llm.requests) == 3
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -452,11 +479,32 @@ async def test_the_chair_selects_a_candidate() -> None:
 
 @pytest.mark.asyncio
 async def test_the_chair_can_synthesize() -> None:
-    reply = json.dumps({"decision": "synthesize", "choice": "1", "synthesis": "merged plan", "rationale": "r"})
+    reply = json.dumps(
+        {"decision": "synthesize", "choice": "1", "synthesis": "merged plan", "rationale": "r"}
+    )
     llm = ScriptedLLM(quality=QUALITY, chair_reply=reply)
     result = await deliberate(llm, make_request(rounds=0))
     decision = await chair_select(llm, make_request(rounds=0), result)
-    assert (decision.mode, decision.text, decision.selected_agent_id) == ("synthesize", "merged plan", "dev-2")
+    assert (decision.mode, decision.text, decision.selected_agent_id) == (
+        "synthesize",
+        "merged plan",
+        "dev-2",
+    )
+
+
+@pytest.mark.asyncio
+async def test_a_synthesis_that_breaks_the_checks_is_set_aside_for_the_chosen_candidate() -> None:
+    ok = "```python\ndef merge(a: list[int], b: list[int]) -> list[int]:\n    return sorted(a + b)\n```"
+    reply = json.dumps(
+        {"decision": "synthesize", "choice": "1", "synthesis": "```python\ndef (:\n```", "rationale": "r"}
+    )
+    llm = ScriptedLLM(quality=QUALITY, bodies=dict.fromkeys(QUALITY, ok), chair_reply=reply)
+    outcome = await orchestrate(llm, make_request(rounds=0))
+    decision = outcome.decision
+    assert decision.mode == "select" and decision.selected_agent_id == "dev-2"
+    assert decision.text == outcome.deliberation.winner.proposal
+    assert "synthesis set aside" in decision.note
+    assert all(c.passed for c in decision.checks)
 
 
 @pytest.mark.parametrize(

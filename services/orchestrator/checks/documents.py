@@ -10,18 +10,19 @@ import yaml
 from services.orchestrator.checks.blocks import code_blocks
 from services.orchestrator.domain.model import CheckResult
 
-_HEADING = re.compile(r"^#{1,6}\s+\S", re.MULTILINE)
-MIN_HEADINGS = 2
+# A section opens with a Markdown heading or a bold lead-in such as "**Decision.**".
+_SECTION = re.compile(r"^(?:#{1,6}\s+\S|\*\*[^*\n]+\*\*)", re.MULTILINE)
+MIN_SECTIONS = 2
 MIN_CHARS = 200
 
 
-def check_document(text: str) -> list[CheckResult]:
-    headings = len(_HEADING.findall(text))
+def check_document(text: str, min_sections: int = MIN_SECTIONS) -> list[CheckResult]:
+    sections = len(_SECTION.findall(text))
     return [
         CheckResult(
-            name="doc.headings",
-            passed=headings >= MIN_HEADINGS,
-            detail=f"{headings} heading(s), want at least {MIN_HEADINGS}",
+            name="doc.sections",
+            passed=sections >= min_sections,
+            detail=f"{sections} section(s), want at least {min_sections}",
         ),
         CheckResult(
             name="doc.substance",
@@ -33,7 +34,8 @@ def check_document(text: str) -> list[CheckResult]:
 
 
 def check_data_document(text: str) -> list[CheckResult]:
-    return [*check_document(text), _sql_blocks(text)]
+    # A data proposal's substance is its schema or query, so one titled section is enough.
+    return [*check_document(text, min_sections=1), _sql_blocks(text)]
 
 
 def _data_blocks(text: str) -> CheckResult:

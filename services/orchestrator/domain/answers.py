@@ -22,8 +22,16 @@ class InvalidAnswer(ValueError):
 
 class LabelReview(BaseModel, extra="forbid"):
     scores: dict[str, int]
-    rank: int
     critique: str = Field(min_length=1)
+
+
+class ReviewAnswer(BaseModel, extra="forbid"):
+    reviews: dict[str, LabelReview]
+    # Labels best first; a permutation of the labels shown.
+    ranking: list[str]
+
+    def rank_of(self, label: str) -> int:
+        return self.ranking.index(label) + 1
 
 
 def labels_for(count: int) -> list[str]:
@@ -31,7 +39,9 @@ def labels_for(count: int) -> list[str]:
 
 
 def review_schema(labels: list[str], rubric: tuple[str, ...] = RUBRIC) -> dict[str, Any]:
-    """One entry per label, so each proposal is reviewed exactly once by construction."""
+    """One entry per label, so each proposal is reviewed exactly once by construction, and a
+    ranking best first. The ranking's items carry no enum on purpose: an enum invites
+    generators to repeat labels, while a plain list of strings is checked here instead."""
     score = {"type": "integer", "minimum": MIN_SCORE, "maximum": MAX_SCORE}
     entry = {
         "type": "object",
@@ -42,16 +52,28 @@ def review_schema(labels: list[str], rubric: tuple[str, ...] = RUBRIC) -> dict[s
                 "required": list(rubric),
                 "additionalProperties": False,
             },
-            "rank": {"type": "integer", "minimum": 1, "maximum": len(labels)},
             "critique": {"type": "string", "minLength": 1},
         },
-        "required": ["scores", "rank", "critique"],
+        "required": ["scores", "critique"],
         "additionalProperties": False,
     }
     return {
         "type": "object",
-        "properties": {label: entry for label in labels},
-        "required": list(labels),
+        "properties": {
+            "reviews": {
+                "type": "object",
+                "properties": {label: entry for label in labels},
+                "required": list(labels),
+                "additionalProperties": False,
+            },
+            "ranking": {
+                "type": "array",
+                "items": {"type": "string"},
+                "minItems": len(labels),
+                "maxItems": len(labels),
+            },
+        },
+        "required": ["reviews", "ranking"],
         "additionalProperties": False,
     }
 
@@ -69,29 +91,29 @@ def load_json(text: str) -> Any:
         raise InvalidAnswer(f"not valid JSON: {exc}") from None
 
 
-def parse_review(text: str, labels: list[str], rubric: tuple[str, ...] = RUBRIC) -> dict[str, LabelReview]:
-    data = load_json(text)
-    if not isinstance(data, dict):
-        raise InvalidAnswer("expected a JSON object keyed by proposal label")
-    missing = [label for label in labels if label not in data]
-    extra = [key for key in data if key not in labels]
+def parse_review(text: str, labels: list[str], rubric: tuple[str, ...] = RUBRIC) -> ReviewAnswer:
+    try:
+        answer = ReviewAnswer.model_validate(load_json(text))
+    except PydanticValidationError as exc:
+        raise InvalidAnswer(_first_error(exc)) from None
+    missing = [label for label in labels if label not in answer.reviews]
+    extra = [key for key in answer.reviews if key not in labels]
     if missing or extra:
-        raise InvalidAnswer(f"expected exactly the labels {labels}; missing {missing}, unexpected {extra}")
-    parsed: dict[str, LabelReview] = {}
-    for label in labels:
-        try:
-            entry = LabelReview.model_validate(data[label])
-        except PydanticValidationError as exc:
-            raise InvalidAnswer(f"proposal {label}: {_first_error(exc)}") from None
+        raise InvalidAnswer(
+            f"reviews must have exactly the labels {labels}; missing {missing}, unexpected {extra}"
+        )
+    for label, entry in answer.reviews.items():
         if set(entry.scores) != set(rubric):
-            raise InvalidAnswer(f"proposal {label}: scores must have exactly {list(rubric)}")
+            raise InvalidAnswer(f"reviews.{label}.scores must have exactly {list(rubric)}")
         bad = [k for k, v in entry.scores.items() if not MIN_SCORE <= v <= MAX_SCORE]
         if bad:
-            raise InvalidAnswer(f"proposal {label}: scores {bad} outside {MIN_SCORE}..{MAX_SCORE}")
-        if not 1 <= entry.rank <= len(labels):
-            raise InvalidAnswer(f"proposal {label}: rank {entry.rank} outside 1..{len(labels)}")
-        parsed[label] = entry
-    return parsed
+            raise InvalidAnswer(f"reviews.{label}.scores {bad} outside {MIN_SCORE}..{MAX_SCORE}")
+    ranking = [label.strip().upper() for label in answer.ranking]
+    if sorted(ranking) != sorted(labels):
+        raise InvalidAnswer(
+            f"ranking must list each of {labels} exactly once, best first; got {answer.ranking}"
+        )
+    return answer.model_copy(update={"ranking": ranking})
 
 
 def _first_error(exc: PydanticValidationError) -> str:

@@ -160,6 +160,10 @@ class ChairDecision(BaseModel):
     text: str
     rationale: str = ""
     fallback_reason: str = ""
+    # Why the engine overrode part of the chair's answer (e.g. a synthesis that broke checks).
+    note: str = ""
+    # The deterministic checks of `text`.
+    checks: list[CheckResult] = Field(default_factory=list)
     usage: StageUsage
 
 

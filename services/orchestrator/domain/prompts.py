@@ -5,10 +5,10 @@ so a server prefix cache serves the whole council."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from services.orchestrator.domain.council import AgentSpec, Role
-from services.orchestrator.domain.llm import ChatMessage
+from services.orchestrator.domain.llm import ChatMessage, ChatRequest
 from services.orchestrator.domain.model import RUBRIC, DeliberationRequest
 
 ROLE_GUIDANCE: dict[Role, str] = {
@@ -91,18 +91,22 @@ def review_block(labels: Sequence[str]) -> str:
     return (
         "## Your step: anonymous peer review\n"
         f"You see {len(labels)} proposals by other council members, labelled "
-        f"{', '.join(labels)}. For every label give integer scores from 1 to 10 (10 is best; "
-        f"for risk, 10 is the lowest risk) for {', '.join(RUBRIC)}; a rank (1 is the best "
-        "proposal, use each rank once); and a critique the author can act on. Reply with one "
-        "JSON object keyed by label and nothing else.\n\n"
+        f'{", ".join(labels)}. Reply with one JSON object and nothing else: under "reviews", '
+        f"for every label, integer scores from 1 to 10 (10 is best; for risk, 10 is the lowest "
+        f"risk) for {', '.join(RUBRIC)} and a critique the author can act on; under "
+        '"ranking", every label once, best first.\n\n'
     )
 
 
 def review_messages(
     request: DeliberationRequest, agent: AgentSpec, labelled: Sequence[tuple[str, str]]
 ) -> list[ChatMessage]:
-    proposals = "".join(f"### Proposal {label}\n{text.strip()}\n\n" for label, text in labelled)
-    personal = persona_block(agent) + "## Proposals to review\n" + proposals
+    # Tags, not headings, delimit proposals: a proposal's own headings and YAML keys cannot be
+    # mistaken for the start of the next one.
+    proposals = "".join(
+        f'<proposal label="{label}">\n{text.strip()}\n</proposal>\n\n' for label, text in labelled
+    )
+    personal = persona_block(agent) + "## The proposals to review\n" + proposals
     return build_messages(request, review_block([label for label, _ in labelled]), personal)
 
 
@@ -147,9 +151,10 @@ def chair_messages(
 ) -> list[ChatMessage]:
     """`ranked` holds (label, score summary, proposal) best first."""
     body = "".join(
-        f"### Candidate {label} ({summary})\n{text.strip()}\n\n" for label, summary, text in ranked
+        f'<candidate label="{label}">\n({summary})\n{text.strip()}\n</candidate>\n\n'
+        for label, summary, text in ranked
     )
-    personal = persona_block(chair) + "## Candidates\n" + body
+    personal = persona_block(chair) + "## The ranked candidates\n" + body
     return build_messages(request, CHAIR_BLOCK, personal, role=chair.role)
 
 
@@ -161,3 +166,25 @@ def common_prefix_length(texts: Sequence[str]) -> int:
         if any(t[i] != first[i] for t in texts[1:]):
             return i
     return n
+
+
+def serialized(request: ChatRequest) -> str:
+    return "".join(f"<|{m.role}|>{m.content}" for m in request.messages)
+
+
+def shared_prefix_share(
+    requests: Sequence[ChatRequest], count: Callable[[str], int] = len
+) -> dict[str, tuple[int, int]]:
+    """Per stage, (units in the prefix every call of the stage shares, units in all its prompts),
+    counted by `count` (characters by default; pass a tokenizer's length for tokens). Stages
+    with a single call share nothing with anyone and are left out."""
+    by_stage: dict[str, list[str]] = {}
+    for request in requests:
+        by_stage.setdefault(request.stage, []).append(serialized(request))
+    shares = {}
+    for stage, texts in by_stage.items():
+        if len(texts) < 2:
+            continue
+        prefix = count(texts[0][: common_prefix_length(texts)])
+        shares[stage] = (prefix * len(texts), sum(count(t) for t in texts))
+    return shares
