@@ -4,18 +4,49 @@ hands them to handlers and entrypoints."""
 from __future__ import annotations
 
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2, orchestrator_pb2_grpc
+from services.orchestrator import handlers
+from services.orchestrator.adapters.llm_openai import OpenAILLM
+from services.orchestrator.adapters.ray_jobs import RayJobs
+from services.orchestrator.adapters.state_kv import CouncilStore, DeliberationStore
+from services.orchestrator.entrypoints.consumers import workers
+from services.orchestrator.entrypoints.grpc_servicer import OrchestratorServicer
 from services.shared import grpcserver, jetstream
 from services.shared.settings import OrchestratorSettings
 
 SERVICE_NAME = orchestrator_pb2.DESCRIPTOR.services_by_name["OrchestratorService"].full_name
+# What a Ray job needs to reach back: NATS, the Context service and the model server.
+JOB_ENV = ("nats_url", "context_addr", "vllm_url", "vllm_model", "vllm_api_key", "llm_max_in_flight",
+           "llm_connect_timeout_s", "llm_first_token_timeout_s", "llm_total_timeout_s", "llm_max_retries",
+           "llm_ready_timeout_s", "plan_wait_s", "log_level")
+
+
+def job_env(settings: OrchestratorSettings) -> dict[str, str]:
+    values = settings.model_dump(include=set(JOB_ENV))
+    return {name.upper(): str(value) for name, value in values.items()}
 
 
 async def serve(settings: OrchestratorSettings) -> None:
     nc = await jetstream.connect(settings.nats_url, "conclave-orchestrator")
-    await jetstream.ensure_streams(nc.jetstream())
-    servicer = orchestrator_pb2_grpc.OrchestratorServiceServicer()
+    js = nc.jetstream()
+    await jetstream.ensure_streams(js)
+    llm = OpenAILLM(settings)
+    deps = handlers.Deps(
+        llm=llm,
+        councils=await CouncilStore.open(js),
+        deliberations=await DeliberationStore.open(js),
+        jobs=RayJobs(
+            settings.ray_address, settings.ray_auth_token.get_secret_value(),
+            num_cpus=settings.ray_job_num_cpus, num_gpus=settings.ray_job_num_gpus, env=job_env(settings),
+        ),
+        publish=lambda event: jetstream.publish(js, event),
+        deadline_s=settings.deliberation_deadline_s,
+    )
+    if settings.default_councils:
+        await handlers.ensure_default_councils(deps)
+    servicer = OrchestratorServicer(deps)
 
     async def close() -> None:
+        await llm.aclose()
         await nc.drain()
 
     plan = grpcserver.ServerPlan(
@@ -27,6 +58,7 @@ async def serve(settings: OrchestratorSettings) -> None:
                 lambda server: orchestrator_pb2_grpc.add_OrchestratorServiceServicer_to_server(servicer, server),
             )
         ],
+        workers=workers(js, deps),
         close=close,
         grace_s=settings.shutdown_grace_s,
     )

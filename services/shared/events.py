@@ -10,7 +10,7 @@ import json
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer
 
@@ -39,6 +39,7 @@ DELIBERATION_STARTED = "orchestration.deliberation.started"
 DELIBERATION_COMPLETED = "orchestration.deliberation.completed"
 DELIBERATION_FAILED = "orchestration.deliberation.failed"
 DELIBERATION_CANCELLED = "orchestration.deliberation.cancelled"
+DELIBERATION_EVENTS = "orchestration.deliberation.>"
 CONTEXT_UPDATED = "context.updated"
 DLQ_PREFIX = "dlq."
 

@@ -29,17 +29,35 @@ class ContextSettings(CommonSettings):
     context_cache_ttl_s: int = Field(default=300, ge=1)
 
 
-class OrchestratorSettings(CommonSettings):
+class LLMSettings(BaseSettings):
+    """Env names are the field names upper-cased (VLLM_URL, LLM_MAX_IN_FLIGHT, ...)."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+
+    vllm_url: str = "http://127.0.0.1:8000/v1"
+    vllm_model: str = "conclave-sim"
+    vllm_api_key: str = "EMPTY"
+    llm_max_in_flight: int = Field(default=16, ge=1)
+    llm_connect_timeout_s: float = Field(default=5.0, gt=0)
+    llm_first_token_timeout_s: float = Field(default=30.0, gt=0)
+    llm_total_timeout_s: float = Field(default=300.0, gt=0)
+    llm_max_retries: int = Field(default=3, ge=0)
+    llm_ready_timeout_s: float = Field(default=120.0, ge=0)
+    llm_backoff_base_s: float = Field(default=0.25, ge=0)
+    llm_backoff_max_s: float = Field(default=8.0, ge=0)
+    llm_probe_interval_s: float = Field(default=1.0, gt=0)
+
+
+class OrchestratorSettings(CommonSettings, LLMSettings):
     grpc_port: int = Field(default=50052, ge=0, le=65535)
     metrics_port: int = Field(default=9102, ge=0, le=65535)
-    valkey_url: str = "redis://127.0.0.1:6379/0"
     ray_address: str = "http://127.0.0.1:8265"
     ray_auth_token: SecretStr = SecretStr("")
     ray_job_num_cpus: float = Field(default=0.25, ge=0)
     ray_job_num_gpus: float = Field(default=0.0, ge=0)
-    vllm_url: str = "http://127.0.0.1:8000/v1"
-    vllm_model: str = "conclave-sim"
     context_addr: str = "127.0.0.1:50051"
     orchestrator_addr: str = "127.0.0.1:50052"
     default_councils: bool = True
+    # How long a Ray job waits for the Context service to record the approved plan.
+    plan_wait_s: float = Field(default=60.0, gt=0)
     deliberation_deadline_s: float = Field(default=600.0, gt=0)

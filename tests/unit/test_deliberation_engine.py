@@ -13,7 +13,7 @@ import pytest
 from services.orchestrator import deliberation
 from services.orchestrator.deliberation import chair_select, deliberate, orchestrate, shuffled_for
 from services.orchestrator.domain.council import Role, default_council
-from services.orchestrator.domain.errors import DeliberationFailed, ValidationError
+from services.orchestrator.domain.errors import CouncilFailed, ValidationError
 from services.orchestrator.domain.llm import ChatRequest, ChatResult, LLMError, Usage
 from services.orchestrator.domain.model import DeliberationRequest, ProgressEvent, Proposal
 from services.orchestrator.domain.prompts import (
@@ -297,7 +297,7 @@ async def test_a_reviewer_whose_call_fails_is_left_out_not_fatal() -> None:
 @pytest.mark.asyncio
 async def test_when_every_agent_fails_the_deliberation_fails_with_a_reason() -> None:
     llm = ScriptedLLM(fail=[("generate", "*")])
-    with pytest.raises(DeliberationFailed) as failed:
+    with pytest.raises(CouncilFailed) as failed:
         await deliberate(llm, make_request())
     assert "all 3 agents failed to propose" in failed.value.reason
     assert {f.agent_id for f in failed.value.failures} == {"dev-1", "dev-2", "dev-3"}
@@ -308,7 +308,7 @@ async def test_when_every_agent_fails_the_deliberation_fails_with_a_reason() -> 
 async def test_empty_answers_count_as_failures() -> None:
     llm = ScriptedLLM()
     llm._proposal = lambda request: "   "  # type: ignore[method-assign]
-    with pytest.raises(DeliberationFailed, match="empty proposal"):
+    with pytest.raises(CouncilFailed, match="empty proposal"):
         await deliberate(llm, make_request())
 
 

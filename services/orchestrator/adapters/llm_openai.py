@@ -22,10 +22,10 @@ from typing import Any
 import openai
 from openai import AsyncOpenAI
 from prometheus_client import Counter, Gauge, Histogram
-from pydantic import BaseModel, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel
 
 from services.orchestrator.domain.llm import ChatMessage, ChatRequest, ChatResult, LLMError, Usage
+from services.shared.settings import LLMSettings
 
 log = logging.getLogger("conclave.llm")
 
@@ -48,25 +48,6 @@ FIRST_TOKEN = Histogram(
 )
 
 
-class LLMSettings(BaseSettings):
-    """Env names are the field names upper-cased (VLLM_URL, LLM_MAX_IN_FLIGHT, ...)."""
-
-    model_config = SettingsConfigDict(extra="ignore")
-
-    vllm_url: str = "http://127.0.0.1:8000/v1"
-    vllm_model: str = "conclave-sim"
-    vllm_api_key: str = "EMPTY"
-    llm_max_in_flight: int = Field(default=16, ge=1)
-    llm_connect_timeout_s: float = Field(default=5.0, gt=0)
-    llm_first_token_timeout_s: float = Field(default=30.0, gt=0)
-    llm_total_timeout_s: float = Field(default=300.0, gt=0)
-    llm_max_retries: int = Field(default=3, ge=0)
-    llm_ready_timeout_s: float = Field(default=120.0, ge=0)
-    llm_backoff_base_s: float = Field(default=0.25, ge=0)
-    llm_backoff_max_s: float = Field(default=8.0, ge=0)
-    llm_probe_interval_s: float = Field(default=1.0, gt=0)
-
-
 class LLMStatus(BaseModel):
     url: str
     model: str
@@ -78,6 +59,8 @@ class LLMStatus(BaseModel):
     max_in_flight: int
     last_probe_latency_ms: float | None
     last_probe_error: str = ""
+    # The server names itself a simulator (the project's `conclave sim serve`).
+    simulator: bool = False
 
 
 class _Retryable(Exception):
@@ -128,6 +111,7 @@ class OpenAILLM:
         self._queued = 0
         self._ready = False
         self._models: list[str] = []
+        self._simulated = False
         self._reachable = False
         self._probe_ms: float | None = None
         self._probe_error = ""
@@ -152,6 +136,7 @@ class OpenAILLM:
             async with asyncio.timeout(self.settings.llm_connect_timeout_s + 5.0):
                 page = await self._client.models.list()
             self._models = [m.id for m in page.data]
+            self._simulated = any("simulator" in (m.owned_by or "") for m in page.data)
             self._reachable, self._probe_error = True, ""
         except (openai.APIError, TimeoutError) as err:
             self._models, self._reachable = [], False
@@ -212,7 +197,7 @@ class OpenAILLM:
             url=s.vllm_url, model=s.vllm_model, ready=self._ready, reachable=self._reachable,
             models=list(self._models), in_flight=self._in_flight, queued=self._queued,
             max_in_flight=s.llm_max_in_flight, last_probe_latency_ms=self._probe_ms,
-            last_probe_error=self._probe_error,
+            last_probe_error=self._probe_error, simulator=self._simulated,
         )
 
     # -- calls ---------------------------------------------------------------

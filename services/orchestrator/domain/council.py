@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from pydantic import BaseModel, Field
 
 from services.orchestrator.domain.errors import ValidationError
+from services.shared.events import Role
 
 DEFAULT_NUM_AGENTS = 3
 MIN_AGENTS = 1
@@ -15,14 +14,6 @@ MAX_AGENTS = 7
 # letting the hottest agent drift into nonsense.
 MIN_TEMPERATURE = 0.3
 MAX_TEMPERATURE = 0.9
-
-
-class Role(StrEnum):
-    ARCHITECT = "ARCHITECT"
-    DEV = "DEV"
-    QA = "QA"
-    DEVOPS = "DEVOPS"
-    DATA = "DATA"
 
 
 PERSONAS: dict[Role, tuple[str, ...]] = {

@@ -14,7 +14,7 @@ class ValidationError(ValueError):
         self.message = message
 
 
-class DeliberationFailed(Exception):
+class CouncilFailed(Exception):
     """No proposal survived, so there is nothing to rank."""
 
     def __init__(

@@ -1,0 +1,126 @@
+"""Councils and deliberation records in NATS JetStream key-value buckets.
+
+JetStream already stores our events durably and is shared by every replica, so
+its KV buckets give persistent, replica-wide state without another database.
+"""
+
+from __future__ import annotations
+
+from nats.js.api import KeyValueConfig, StorageType
+from nats.js.client import JetStreamContext
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
+from nats.js.kv import KeyValue
+
+from services.orchestrator.domain.council import Council, Role
+from services.orchestrator.domain.tracking import DeliberationRecord
+
+COUNCILS_BUCKET = "conclave_councils"
+DELIBERATIONS_BUCKET = "conclave_deliberations"
+# Index from (story, role) to the deliberation currently holding it, for superseding.
+ACTIVE_BUCKET = "conclave_active"
+
+
+async def _bucket(js: JetStreamContext, name: str) -> KeyValue:
+    return await js.create_key_value(KeyValueConfig(bucket=name, history=1, storage=StorageType.FILE))
+
+
+def _safe(key: str) -> str:
+    # KV keys allow [-/_=.a-zA-Z0-9]; story ids are free text.
+    return "".join(ch if ch.isalnum() or ch in "-_=" else f"_{ord(ch):x}" for ch in key)
+
+
+class CouncilStore:
+    def __init__(self, kv: KeyValue) -> None:
+        self._kv = kv
+
+    @classmethod
+    async def open(cls, js: JetStreamContext) -> CouncilStore:
+        return cls(await _bucket(js, COUNCILS_BUCKET))
+
+    async def get(self, role: Role) -> Council | None:
+        try:
+            entry = await self._kv.get(role.value)
+        except KeyNotFoundError:
+            return None
+        return Council.model_validate_json(entry.value) if entry.value else None
+
+    async def create(self, council: Council) -> bool:
+        """False when the role already has a council."""
+        try:
+            await self._kv.create(council.role.value, council.model_dump_json().encode())
+        except KeyWrongLastSequenceError:
+            return False
+        return True
+
+    async def put(self, council: Council) -> None:
+        await self._kv.put(council.role.value, council.model_dump_json().encode())
+
+    async def delete(self, role: Role) -> bool:
+        if await self.get(role) is None:
+            return False
+        await self._kv.purge(role.value)
+        return True
+
+    async def all(self) -> list[Council]:
+        councils = [await self.get(Role(key)) for key in await _keys(self._kv)]
+        return [c for c in councils if c is not None]
+
+
+class DeliberationStore:
+    def __init__(self, records: KeyValue, active: KeyValue) -> None:
+        self._records = records
+        self._active = active
+
+    @classmethod
+    async def open(cls, js: JetStreamContext) -> DeliberationStore:
+        return cls(await _bucket(js, DELIBERATIONS_BUCKET), await _bucket(js, ACTIVE_BUCKET))
+
+    async def get(self, deliberation_id: str) -> DeliberationRecord | None:
+        try:
+            entry = await self._records.get(deliberation_id)
+        except KeyNotFoundError:
+            return None
+        return DeliberationRecord.model_validate_json(entry.value) if entry.value else None
+
+    async def create(self, record: DeliberationRecord) -> bool:
+        """False when the id exists already: dispatch is idempotent."""
+        try:
+            await self._records.create(record.deliberation_id, record.model_dump_json().encode())
+        except KeyWrongLastSequenceError:
+            return False
+        if record.story_id:
+            await self._active.put(_safe(f"{record.story_id}.{record.role.value}"), record.deliberation_id.encode())
+        return True
+
+    async def save(self, record: DeliberationRecord) -> DeliberationRecord:
+        """Write a transition unless the stored record is already terminal (first final state wins)."""
+        for _ in range(5):
+            entry = await self._records.get(record.deliberation_id)
+            stored = DeliberationRecord.model_validate_json(entry.value or b"{}")
+            if stored.terminal:
+                return stored
+            try:
+                payload = record.model_dump_json().encode()
+                await self._records.update(record.deliberation_id, payload, last=entry.revision)
+            except KeyWrongLastSequenceError:
+                continue
+            return record
+        raise RuntimeError(f"could not save {record.deliberation_id}: too much contention")
+
+    async def active(self, story_id: str, role: Role) -> DeliberationRecord | None:
+        try:
+            entry = await self._active.get(_safe(f"{story_id}.{role.value}"))
+        except KeyNotFoundError:
+            return None
+        return await self.get(entry.value.decode()) if entry.value else None
+
+    async def all(self) -> list[DeliberationRecord]:
+        records = [await self.get(key) for key in await _keys(self._records)]
+        return [r for r in records if r is not None]
+
+
+async def _keys(kv: KeyValue) -> list[str]:
+    try:
+        return list(await kv.keys())
+    except NoKeysError:
+        return []

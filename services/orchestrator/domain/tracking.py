@@ -1,0 +1,72 @@
+"""The life of one deliberation, from dispatch to a terminal state. Pure rules."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from services.orchestrator.domain.council import Role
+from services.orchestrator.domain.model import DeliberationRequest
+
+
+class State(StrEnum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+TERMINAL = frozenset({State.COMPLETED, State.FAILED, State.CANCELLED})
+
+
+def deliberation_id(story_id: str, plan_id: str, plan_version: int, role: Role) -> str:
+    """Deterministic, so a redelivered plan.approved maps to the same Ray submission."""
+    digest = hashlib.sha256(f"{story_id}\x1f{plan_id}\x1f{plan_version}\x1f{role.value}".encode()).hexdigest()
+    return f"dlb-{role.value.lower()}-{digest[:20]}"
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class DeliberationRecord(BaseModel):
+    deliberation_id: str
+    role: Role
+    state: State = State.PENDING
+    story_id: str = ""
+    plan_id: str = ""
+    plan_version: int = 1
+    # What the Ray job deliberates on; for a plan, the task and context are filled in by the job.
+    request: DeliberationRequest
+    reason: str = ""
+    # The DeliberationResult as JSON once COMPLETED.
+    result: dict[str, Any] | None = None
+    created_at: datetime = Field(default_factory=now)
+    updated_at: datetime = Field(default_factory=now)
+    deadline_at: datetime | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in TERMINAL
+
+    def moved_to(self, state: State, *, reason: str = "", result: dict[str, Any] | None = None) -> DeliberationRecord:
+        """The record after a transition; a terminal state never changes again."""
+        if self.terminal:
+            return self
+        if state == State.PENDING or (state == State.RUNNING and self.state == State.RUNNING):
+            return self
+        return self.model_copy(
+            update={"state": state, "reason": reason or self.reason, "result": result, "updated_at": now()}
+        )
+
+    def expired(self, at: datetime) -> bool:
+        return not self.terminal and self.deadline_at is not None and at >= self.deadline_at
+
+
+def supersedes(new_version: int, active: DeliberationRecord) -> bool:
+    return not active.terminal and new_version > active.plan_version

@@ -1,0 +1,227 @@
+"""Use cases of the Orchestrator, as plain functions over injected dependencies."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from services.orchestrator import deliberation as engine
+from services.orchestrator.adapters.ray_jobs import RayJobs
+from services.orchestrator.adapters.state_kv import CouncilStore, DeliberationStore
+from services.orchestrator.domain.council import AgentSpec, Council, Role, default_council
+from services.orchestrator.domain.errors import ValidationError
+from services.orchestrator.domain.llm import LLMPort
+from services.orchestrator.domain.model import (
+    DeliberationRequest,
+    DeliberationResult,
+    OrchestrationResult,
+)
+from services.orchestrator.domain.tracking import DeliberationRecord, State, deliberation_id, now, supersedes
+from services.orchestrator.outcomes import header, terminal_event
+from services.shared import events
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[events.Event], Awaitable[bool]]
+
+
+class NotFound(LookupError):
+    pass
+
+
+class AlreadyExists(LookupError):
+    pass
+
+
+@dataclass
+class Deps:
+    llm: LLMPort
+    councils: CouncilStore
+    deliberations: DeliberationStore
+    jobs: RayJobs
+    publish: Publish
+    deadline_s: float = 600.0
+    started_at: float = field(default_factory=time.monotonic)
+
+
+# Councils -------------------------------------------------------------------
+async def ensure_default_councils(deps: Deps) -> list[Council]:
+    """Create a default council for every role that has none (idempotent across replicas)."""
+    created = [default_council(role) for role in Role]
+    return [c for c in created if await deps.councils.create(c)]
+
+
+async def create_council(deps: Deps, role: Role, num_agents: int, agents: list[AgentSpec]) -> Council:
+    council = Council(role=role, agents=tuple(agents)) if agents else default_council(role, num_agents)
+    if not await deps.councils.create(council):
+        raise AlreadyExists(f"role {role.value} already has a council")
+    return council
+
+
+async def council_of(deps: Deps, role: Role) -> Council:
+    council = await deps.councils.get(role)
+    if council is None:
+        raise NotFound(f"no council for role {role.value}")
+    return council
+
+
+async def delete_council(deps: Deps, role: Role) -> bool:
+    if not await deps.councils.delete(role):
+        raise NotFound(f"no council for role {role.value}")
+    return True
+
+
+async def register_agent(deps: Deps, role: Role, agent: AgentSpec) -> Council:
+    council = (await council_of(deps, role)).with_agent(agent)
+    await deps.councils.put(council)
+    return council
+
+
+async def unregister_agent(deps: Deps, role: Role, agent_id: str) -> Council:
+    council = (await council_of(deps, role)).without_agent(agent_id)
+    if not council.agents:
+        raise ValidationError("agent_id", "a council keeps at least one agent; delete the council instead")
+    await deps.councils.put(council)
+    return council
+
+
+# Synchronous deliberation ---------------------------------------------------
+async def deliberate(
+    deps: Deps, request: DeliberationRequest, on_event: engine.OnEvent | None = None
+) -> DeliberationResult:
+    council = await deps.councils.get(request.role)
+    return await engine.deliberate(deps.llm, request, council, on_event=on_event)
+
+
+async def orchestrate(
+    deps: Deps, request: DeliberationRequest, chair: Role = Role.ARCHITECT
+) -> OrchestrationResult:
+    chair_council = await deps.councils.get(chair) or default_council(chair)
+    council = await deps.councils.get(request.role)
+    return await engine.orchestrate(deps.llm, request, council, chair=chair_council.agents[0])
+
+
+# Deliberations as Ray jobs --------------------------------------------------
+async def start_job(deps: Deps, record: DeliberationRecord) -> DeliberationRecord:
+    """Record the deliberation, then submit exactly one Ray job for it."""
+    record = record.model_copy(update={"deadline_at": now() + timedelta(seconds=deps.deadline_s)})
+    if not await deps.deliberations.create(record):
+        stored = await deps.deliberations.get(record.deliberation_id)
+        assert stored is not None
+        record = stored
+    if not record.terminal:
+        await deps.jobs.submit(record.deliberation_id)
+    return record
+
+
+async def deliberate_async(deps: Deps, request: DeliberationRequest) -> DeliberationRecord:
+    await council_of(deps, request.role)
+    record = DeliberationRecord(deliberation_id=request.deliberation_id, role=request.role, request=request)
+    return await start_job(deps, record)
+
+
+async def dispatch_plan(deps: Deps, event: events.PlanApproved) -> None:
+    """One deliberation per role of an approved plan. Safe to run again for the same event."""
+    for wire_role in event.roles:
+        role = wire_role
+        did = deliberation_id(event.story_id, event.plan_id, event.plan_version, role)
+        request = DeliberationRequest(
+            task=event.title or f"Plan {event.plan_id} for story {event.story_id}",
+            role=role, constraints=event.acceptance_criteria, deliberation_id=did,
+        )
+        record = DeliberationRecord(
+            deliberation_id=did, role=role, request=request, story_id=event.story_id,
+            plan_id=event.plan_id, plan_version=event.plan_version,
+        )
+        if await deps.councils.get(role) is None:
+            await deps.publish(events.DeliberationFailed(**header(record), reason=f"no council for role {role.value}"))
+            continue
+        active = await deps.deliberations.active(event.story_id, role)
+        if active and active.deliberation_id != did:
+            if active.plan_version > event.plan_version and not active.terminal:
+                log.info("stale plan version ignored", extra={"deliberation_id": did})
+                continue
+            if supersedes(event.plan_version, active):
+                await cancel(deps, active.deliberation_id, f"superseded by plan version {event.plan_version}")
+        await start_job(deps, record)
+
+
+async def record_outcome(deps: Deps, event: events.DeliberationEvent) -> None:
+    """Move the stored record along as the job reports; terminal states are final."""
+    record = await deps.deliberations.get(event.deliberation_id)
+    if record is None:
+        return
+    if isinstance(event, events.DeliberationStarted):
+        await deps.deliberations.save(record.moved_to(State.RUNNING))
+    elif isinstance(event, events.DeliberationCompleted):
+        await deps.deliberations.save(record.moved_to(State.COMPLETED, result=event.model_dump(mode="json")))
+    elif isinstance(event, events.DeliberationFailed):
+        await deps.deliberations.save(record.moved_to(State.FAILED, reason=event.reason))
+    elif isinstance(event, events.DeliberationCancelled):
+        await deps.deliberations.save(record.moved_to(State.CANCELLED, reason=event.reason))
+
+
+async def get_deliberation(deps: Deps, did: str) -> DeliberationRecord:
+    record = await deps.deliberations.get(did)
+    if record is None:
+        raise NotFound(f"no deliberation {did!r}")
+    return record
+
+
+async def cancel(deps: Deps, did: str, reason: str) -> DeliberationRecord:
+    return await _finish(deps, await get_deliberation(deps, did), State.CANCELLED, reason or "cancelled by request")
+
+
+async def reap_expired(deps: Deps) -> list[str]:
+    """Fail what outlived its deadline, so every deliberation reaches a terminal state."""
+    at = now()
+    expired = [r for r in await deps.deliberations.all() if r.expired(at)]
+    for record in expired:
+        await _finish(deps, record, State.FAILED, f"deadline of {deps.deadline_s:.0f}s exceeded")
+    return [r.deliberation_id for r in expired]
+
+
+async def reconcile_jobs(deps: Deps) -> list[str]:
+    """Fail deliberations whose Ray job ended without reporting (e.g. the driver crashed)."""
+    ended = []
+    for record in await deps.deliberations.all():
+        young = (now() - record.created_at).total_seconds() < 30
+        if record.terminal or (record.state == State.PENDING and young):
+            continue
+        job = await deps.jobs.status(record.deliberation_id)
+        if job is not None and job.is_terminal():
+            # Give the job's own final event a moment to arrive before overruling it.
+            await asyncio.sleep(2)
+            fresh = await deps.deliberations.get(record.deliberation_id)
+            if fresh and not fresh.terminal:
+                await _finish(deps, fresh, State.FAILED, f"Ray job ended as {job.value} without a result")
+                ended.append(record.deliberation_id)
+    return ended
+
+
+async def _finish(deps: Deps, record: DeliberationRecord, state: State, reason: str) -> DeliberationRecord:
+    if record.terminal:
+        return record
+    await deps.jobs.stop(record.deliberation_id)
+    saved = await deps.deliberations.save(record.moved_to(state, reason=reason))
+    if saved.state == state:
+        await deps.publish(terminal_event(saved))
+    return saved
+
+
+@dataclass
+class Status:
+    uptime_s: float
+    councils: int
+    deliberations_by_state: dict[str, int]
+
+
+async def status(deps: Deps) -> Status:
+    by_state = {s.value: 0 for s in State}
+    for record in await deps.deliberations.all():
+        by_state[record.state.value] += 1
+    return Status(time.monotonic() - deps.started_at, len(await deps.councils.all()), by_state)
