@@ -49,9 +49,7 @@ class ContextApp:
         await self.graph.close()
 
 
-async def bootstrap(
-    settings: ContextSettings, consumers: bool = True, consumer_prefix: str = "context"
-) -> ContextApp:
+async def bootstrap(settings: ContextSettings, consumers: bool = True, consumer_prefix: str = "context") -> ContextApp:
     driver = AsyncGraphDatabase.driver(
         settings.neo4j_uri,
         auth=(settings.neo4j_user, settings.neo4j_password.get_secret_value()),

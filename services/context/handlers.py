@@ -6,6 +6,7 @@ publish `context.updated`, and only then return (the caller acks or answers).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -36,6 +37,7 @@ from services.shared.events import (
 
 log = logging.getLogger(__name__)
 MAX_ID = 200
+PUBLISH_WINDOW = 256
 
 
 @dataclass
@@ -72,15 +74,18 @@ async def _after_commit(deps: Deps, revisions: dict[str, int], changes: dict[str
         deps.epochs[story_id] += 1
     if revisions and not await deps.cache.invalidate(revisions):
         log.warning("cache invalidation deferred until valkey is back", extra={"stories": len(revisions)})
-    for story_id, revision in sorted(revisions.items()):
-        await deps.publish(
-            ContextUpdated(
-                event_id=f"context.updated:{story_id}:{revision}",
-                story_id=story_id,
-                version=str(revision),
-                changes=sorted(set(changes.get(story_id, []))),
-            )
+    updates = [
+        ContextUpdated(
+            event_id=f"context.updated:{story_id}:{revision}",
+            story_id=story_id,
+            version=str(revision),
+            changes=sorted(set(changes.get(story_id, []))),
         )
+        for story_id, revision in sorted(revisions.items())
+    ]
+    # Pipelined: a batch of hundreds of stories must not wait for one ack at a time.
+    for start in range(0, len(updates), PUBLISH_WINDOW):
+        await asyncio.gather(*(deps.publish(u) for u in updates[start : start + PUBLISH_WINDOW]))
 
 
 # Event batches ----------------------------------------------------------------
@@ -95,9 +100,7 @@ async def record_plan_approved_batch(deps: Deps, events: Sequence[PlanApproved])
     await _after_commit(deps, revisions, changes)
 
 
-async def record_transition_batch(
-    deps: Deps, events: Sequence[StoryTransitioned]
-) -> dict[str, tuple[str, str]]:
+async def record_transition_batch(deps: Deps, events: Sequence[StoryTransitioned]) -> dict[str, tuple[str, str]]:
     revisions, phases = await deps.graph.record_transitions(list(events))
     changes = {story: [f"phase:{phase}"] for story, (phase, _) in phases.items()}
     await _after_commit(deps, revisions, changes)
@@ -210,9 +213,7 @@ async def update_context(
 ) -> tuple[int, list[str]]:
     _required("story_id", story_id)
     if not decisions and not milestones and not summary:
-        raise InvalidArgument(
-            "decisions", "nothing to update: decisions, milestones and summary are all empty"
-        )
+        raise InvalidArgument("decisions", "nothing to update: decisions, milestones and summary are all empty")
     at = _now()
     mrows = [
         {"milestone_id": hashlib.sha256(f"{story_id}\0{m}".encode()).hexdigest()[:24], "text": m, "at": at}
@@ -355,21 +356,15 @@ async def rehydrate_session(deps: Deps, story_id: str, role: str, token_budget: 
     result = await get_context(deps, story_id, role, phase, token_budget=token_budget)
     tasks = tuple(t for t in ctx.tasks if t.role == role)
     mine = {t.task_id for t in tasks}
-    decisions = tuple(
-        d for d in ctx.decisions if set(d.affects) & mine or d.role == role or not (d.role or d.affects)
-    )
+    decisions = tuple(d for d in ctx.decisions if set(d.affects) & mine or d.role == role or not (d.role or d.affects))
     return Rehydrated(story_id, phase, result.assembled, tasks, decisions)
 
 
-async def get_graph_relationships(
-    deps: Deps, node_id: str, node_label: str = "", depth: int = 0
-) -> Neighbourhood:
+async def get_graph_relationships(deps: Deps, node_id: str, node_label: str = "", depth: int = 0) -> Neighbourhood:
     _required("node_id", node_id)
     label = node_label or "Story"
     if label not in NODE_KEYS:
-        raise InvalidArgument(
-            "node_label", f"unknown label {label!r}; expected one of {', '.join(NODE_KEYS)}"
-        )
+        raise InvalidArgument("node_label", f"unknown label {label!r}; expected one of {', '.join(NODE_KEYS)}")
     if depth < 0 or depth > 3:
         raise InvalidArgument("depth", "must be between 1 and 3")
     found = await deps.graph.neighbourhood(label, node_id, depth or 1)

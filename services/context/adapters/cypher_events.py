@@ -13,8 +13,7 @@ _NEW_STORY = (
 )
 
 BUMP = (
-    "FOREACH (_ IN CASE WHEN {node}.tx = $marker THEN [1] ELSE [] END | "
-    "SET s.revision = coalesce(s.revision, 0) + 1)"
+    "FOREACH (_ IN CASE WHEN {node}.tx = $marker THEN [1] ELSE [] END | SET s.revision = coalesce(s.revision, 0) + 1)"
 )
 
 PLAN_APPROVED = f"""
@@ -31,28 +30,29 @@ MERGE (actor:Actor {{name: r.approved_by}})
 MERGE (a:PlanApproval {{event_id: r.event_id}})
   ON CREATE SET a.tx = $marker, a.story_id = r.story_id, a.plan_id = r.plan_id,
                 a.plan_version = r.plan_version, a.approved_by = r.approved_by, a.at = r.at
-MERGE (actor)-[:APPROVED]->(a)
-MERGE (a)-[:APPROVES]->(p)
-MERGE (a)-[:FOR_STORY]->(s)
-{BUMP.format(node="a")}
-"""
-
-TASKS = """
-UNWIND $rows AS r
-MATCH (s:Story {story_id: r.story_id})
-MERGE (t:Task {task_id: r.task_id})
-SET t.story_id = r.story_id, t.role = r.role, t.title = r.title, t.description = r.description,
-    t.depends_on = r.depends_on, t.status = coalesce(t.status, 'TODO')
-MERGE (s)-[:HAS_TASK]->(t)
-WITH r, t
-OPTIONAL MATCH (p:PlanVersion {plan_id: r.plan_id, version: r.plan_version})
-FOREACH (_ IN CASE WHEN p IS NULL THEN [] ELSE [1] END | MERGE (p)-[:INCLUDES]->(t))
-WITH r, t
-UNWIND r.depends_on AS dep
-MERGE (d:Task {task_id: dep})
-  ON CREATE SET d.story_id = r.story_id, d.role = '', d.title = '', d.description = '',
-                d.depends_on = [], d.status = 'UNKNOWN'
-MERGE (t)-[:DEPENDS_ON]->(d)
+// An audit node and its links are born in the same transaction, so links need
+// creating only when the node is new: CREATE is cheaper than MERGE here.
+FOREACH (_ IN CASE WHEN a.tx = $marker THEN [1] ELSE [] END |
+  CREATE (actor)-[:APPROVED]->(a)
+  CREATE (a)-[:APPROVES]->(p)
+  CREATE (a)-[:FOR_STORY]->(s)
+  SET s.revision = coalesce(s.revision, 0) + 1)
+WITH s, p, r
+CALL (s, p, r) {{
+  UNWIND r.tasks AS k
+  MERGE (t:Task {{task_id: k.task_id}})
+  SET t.story_id = r.story_id, t.role = k.role, t.title = k.title, t.description = k.description,
+      t.depends_on = k.depends_on,
+      t.status = CASE WHEN coalesce(t.status, 'UNKNOWN') = 'UNKNOWN' THEN 'TODO' ELSE t.status END
+  MERGE (s)-[:HAS_TASK]->(t)
+  MERGE (p)-[:INCLUDES]->(t)
+  WITH t, k
+  UNWIND k.depends_on AS dep
+  MERGE (d:Task {{task_id: dep}})
+    ON CREATE SET d.story_id = r.story_id, d.role = '', d.title = '', d.description = '',
+                  d.depends_on = [], d.status = 'UNKNOWN'
+  MERGE (t)-[:DEPENDS_ON]->(d)
+}}
 """
 
 TRANSITIONS = f"""
@@ -61,8 +61,9 @@ MERGE (s:Story {{story_id: r.story_id}}) {_NEW_STORY}
 MERGE (t:PhaseTransition {{event_id: r.event_id}})
   ON CREATE SET t.tx = $marker, t.story_id = r.story_id, t.from_phase = r.from_phase,
                 t.to_phase = r.to_phase, t.at = r.at, t.seq = r.seq, t.requested_by = r.requested_by
-MERGE (s)-[:TRANSITIONED]->(t)
-{BUMP.format(node="t")}
+FOREACH (_ IN CASE WHEN t.tx = $marker THEN [1] ELSE [] END |
+  CREATE (s)-[:TRANSITIONED]->(t)
+  SET s.revision = coalesce(s.revision, 0) + 1)
 """
 
 # Rows arrive sorted oldest first, one per story (the newest of the batch), so the
@@ -70,6 +71,9 @@ MERGE (s)-[:TRANSITIONED]->(t)
 ADVANCE_PHASE = """
 UNWIND $rows AS r
 MATCH (s:Story {story_id: r.story_id})
+// Writing first takes the story's lock, so concurrent transitions (consumer and
+// RPC) serialize here and each compares against the committed latest phase.
+SET s.phase_guard = true
 WITH s, r, (s.phase_seq IS NULL OR r.seq > s.phase_seq
             OR (r.seq = s.phase_seq AND r.event_id >= s.phase_event_id)) AS newer
 FOREACH (_ IN CASE WHEN newer THEN [1] ELSE [] END |

@@ -40,13 +40,10 @@ class Neo4jGraph(GraphReads):
 
     # Event batches --------------------------------------------------------
     async def record_plan_approvals(self, events: list[PlanApproved]) -> Revisions:
-        plans, tasks = rows.plan_rows(events)
+        plans = rows.plan_rows(events)
 
         async def work(tx: AsyncManagedTransaction) -> Revisions:
-            marker = uuid.uuid4().hex
-            await (await tx.run(ce.PLAN_APPROVED, rows=plans, marker=marker)).consume()
-            if tasks:
-                await (await tx.run(ce.TASKS, rows=tasks)).consume()
+            await (await tx.run(ce.PLAN_APPROVED, rows=plans, marker=uuid.uuid4().hex)).consume()
             return await _revisions(tx, {p["story_id"] for p in plans})
 
         return await self._write(work)
@@ -73,9 +70,7 @@ class Neo4jGraph(GraphReads):
         async def work(tx: AsyncManagedTransaction) -> Revisions:
             await (await tx.run(ce.DELIBERATION_STATUS, rows=statuses)).consume()
             if winners:
-                await (
-                    await tx.run(ce.DELIBERATION_COMPLETED, rows=winners, marker=uuid.uuid4().hex)
-                ).consume()
+                await (await tx.run(ce.DELIBERATION_COMPLETED, rows=winners, marker=uuid.uuid4().hex)).consume()
             if alternatives:
                 await (await tx.run(ce.ALTERNATIVES, rows=alternatives)).consume()
             return await _revisions(tx, {w["story_id"] for w in winners})
@@ -97,9 +92,7 @@ class Neo4jGraph(GraphReads):
             await _story_revision(tx, params["story_id"])
             owner = await (await tx.run(cc.TASK_OWNER, task_id=params["task_id"])).single()
             if owner and owner["story_id"] != params["story_id"] and owner["status"] != "UNKNOWN":
-                raise InvalidArgument(
-                    "task_id", f"task {params['task_id']!r} belongs to story {owner['story_id']!r}"
-                )
+                raise InvalidArgument("task_id", f"task {params['task_id']!r} belongs to story {owner['story_id']!r}")
             record = await (await tx.run(cc.CREATE_TASK, marker=uuid.uuid4().hex, **params)).single()
             assert record is not None
             revision = await _bump(tx, params["story_id"])
@@ -122,9 +115,7 @@ class Neo4jGraph(GraphReads):
                 found = await (await tx.run(cc.STORY_TASK_IDS, story_id=story_id, task_ids=affected)).single()
                 missing = sorted(set(affected) - set(found["found"] if found else []))
                 if missing:
-                    raise InvalidArgument(
-                        "decision.affects_task_ids", f"unknown tasks for this story: {missing}"
-                    )
+                    raise InvalidArgument("decision.affects_task_ids", f"unknown tasks for this story: {missing}")
             if decisions:
                 drows = [
                     {

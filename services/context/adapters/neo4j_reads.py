@@ -130,10 +130,7 @@ def to_story_context(record: Any) -> StoryContext:
 
 
 def _milestones(record: Any) -> tuple[Milestone, ...]:
-    items = [
-        Milestone("PHASE", f"{t['from_phase']} -> {t['to_phase']}", t["at"] or "")
-        for t in record["transitions"]
-    ]
+    items = [Milestone("PHASE", f"{t['from_phase']} -> {t['to_phase']}", t["at"] or "") for t in record["transitions"]]
     items += [
         Milestone(
             "PLAN_APPROVED",

@@ -31,37 +31,32 @@ def micros(ts: datetime) -> int:
     return int(ts.timestamp() * 1_000_000)
 
 
-def plan_rows(events: list[PlanApproved]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    plans, tasks = [], []
-    for e in events:
-        plans.append(
-            {
-                "event_id": e.event_id,
-                "story_id": e.story_id,
-                "plan_id": e.plan_id,
-                "plan_version": e.plan_version,
-                "approved_by": e.approved_by,
-                "roles": [r.value for r in e.roles],
-                "title": e.title,
-                "description": e.description,
-                "acceptance_criteria": list(e.acceptance_criteria),
-                "at": iso(e.timestamp),
-            }
-        )
-        tasks += [
-            {
-                "story_id": e.story_id,
-                "plan_id": e.plan_id,
-                "plan_version": e.plan_version,
-                "task_id": t.task_id,
-                "role": t.role.value,
-                "title": t.title,
-                "description": t.description,
-                "depends_on": list(t.depends_on),
-            }
-            for t in e.tasks
-        ]
-    return plans, tasks
+def plan_rows(events: list[PlanApproved]) -> list[dict[str, Any]]:
+    return [
+        {
+            "event_id": e.event_id,
+            "story_id": e.story_id,
+            "plan_id": e.plan_id,
+            "plan_version": e.plan_version,
+            "approved_by": e.approved_by,
+            "roles": [r.value for r in e.roles],
+            "title": e.title,
+            "description": e.description,
+            "acceptance_criteria": list(e.acceptance_criteria),
+            "at": iso(e.timestamp),
+            "tasks": [
+                {
+                    "task_id": t.task_id,
+                    "role": t.role.value,
+                    "title": t.title,
+                    "description": t.description,
+                    "depends_on": list(t.depends_on),
+                }
+                for t in e.tasks
+            ],
+        }
+        for e in events
+    ]
 
 
 def transition_rows(events: list[StoryTransitioned], requested_by: str = "") -> list[dict[str, Any]]:

@@ -77,9 +77,7 @@ class ValkeyCache:
             return None
         prefix, tail = self.entry_parts(story_id, suffix)
         try:
-            token, value = await self._read(
-                keys=[self.gen_key(story_id)], args=[prefix, tail, uuid.uuid4().hex]
-            )
+            token, value = await self._read(keys=[self.gen_key(story_id)], args=[prefix, tail, uuid.uuid4().hex])
         except (RedisError, OSError) as exc:
             self._failed("get", exc)
             return None

@@ -58,10 +58,7 @@ def phase_name(value: int, field: str = "phase", required: bool = True) -> str:
 
 def blocks(a: AssembledContext) -> list[pb.PromptBlock]:
     kinds = (("system", a.system), ("context", a.context), ("tools", a.tools))
-    return [
-        pb.PromptBlock(kind=k, content=c, token_count=n)
-        for (k, c), n in zip(kinds, a.block_tokens, strict=True)
-    ]
+    return [pb.PromptBlock(kind=k, content=c, token_count=n) for (k, c), n in zip(kinds, a.block_tokens, strict=True)]
 
 
 def task_info(story_id: str, t: TaskItem) -> pb.TaskInfo:
@@ -124,21 +121,15 @@ class ContextServicer(pb_grpc.ContextServiceServicer):
 
     @_status
     async def UpdateContext(self, request: pb.UpdateContextRequest, context: Any) -> pb.UpdateContextResponse:
-        decisions = [
-            decision_input(request.story_id, d, f"decisions[{i}]") for i, d in enumerate(request.decisions)
-        ]
+        decisions = [decision_input(request.story_id, d, f"decisions[{i}]") for i, d in enumerate(request.decisions)]
         version, changes = await handlers.update_context(
             self.deps, request.story_id, decisions, list(request.milestones), request.summary
         )
         return pb.UpdateContextResponse(version=str(version), changes=changes)
 
     @_status
-    async def RehydrateSession(
-        self, request: pb.RehydrateSessionRequest, context: Any
-    ) -> pb.RehydrateSessionResponse:
-        r = await handlers.rehydrate_session(
-            self.deps, request.story_id, role_name(request.role), request.token_budget
-        )
+    async def RehydrateSession(self, request: pb.RehydrateSessionRequest, context: Any) -> pb.RehydrateSessionResponse:
+        r = await handlers.rehydrate_session(self.deps, request.story_id, role_name(request.role), request.token_budget)
         return pb.RehydrateSessionResponse(
             story_id=r.story_id,
             phase=r.phase,
@@ -150,9 +141,7 @@ class ContextServicer(pb_grpc.ContextServiceServicer):
 
     @_status
     async def ValidateScope(self, request: pb.ValidateScopeRequest, context: Any) -> pb.ValidateScopeResponse:
-        r = handlers.validate_scope(
-            self.deps, role_name(request.role), phase_name(request.phase), request.scopes
-        )
+        r = handlers.validate_scope(self.deps, role_name(request.role), phase_name(request.phase), request.scopes)
         return pb.ValidateScopeResponse(
             allowed=r.check.allowed,
             missing=list(r.missing),
@@ -198,9 +187,7 @@ class ContextServicer(pb_grpc.ContextServiceServicer):
         return pb.AddProjectDecisionResponse(decision_id=decision_id, version=str(version))
 
     @_status
-    async def TransitionPhase(
-        self, request: pb.TransitionPhaseRequest, context: Any
-    ) -> pb.TransitionPhaseResponse:
+    async def TransitionPhase(self, request: pb.TransitionPhaseRequest, context: Any) -> pb.TransitionPhaseResponse:
         r = await handlers.transition_phase(
             self.deps,
             request.story_id,
@@ -215,12 +202,8 @@ class ContextServicer(pb_grpc.ContextServiceServicer):
     async def GetGraphRelationships(
         self, request: pb.GetGraphRelationshipsRequest, context: Any
     ) -> pb.GetGraphRelationshipsResponse:
-        n = await handlers.get_graph_relationships(
-            self.deps, request.node_id, request.node_label, request.depth
-        )
+        n = await handlers.get_graph_relationships(self.deps, request.node_id, request.node_label, request.depth)
         return pb.GetGraphRelationshipsResponse(
             nodes=[pb.GraphNode(id=x.id, labels=list(x.labels), properties=x.properties) for x in n.nodes],
-            relationships=[
-                pb.GraphRelationship(from_id=e.from_id, to_id=e.to_id, type=e.type) for e in n.edges
-            ],
+            relationships=[pb.GraphRelationship(from_id=e.from_id, to_id=e.to_id, type=e.type) for e in n.edges],
         )

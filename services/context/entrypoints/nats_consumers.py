@@ -59,10 +59,19 @@ def batch_handler(deps: Deps) -> BatchHandler:
     return handle
 
 
-def consumer_workers(js: JetStreamContext, deps: Deps, specs: Sequence[ConsumerSpec]) -> list[Worker]:
+def consumer_workers(
+    js: JetStreamContext, deps: Deps, specs: Sequence[ConsumerSpec], plan_workers: int = 2
+) -> list[Worker]:
+    """One pull loop per consumer, and `plan_workers` loops sharing the plan-approved
+    durable: while one batch commits in Neo4j the next is fetched and parsed. Plan
+    approvals are order-free (idempotent MERGEs); transitions keep a single loop."""
     handle = batch_handler(deps)
 
     def worker(spec: ConsumerSpec) -> Worker:
         return lambda stop: run_consumer(js, spec, handle, stop)
 
-    return [worker(spec) for spec in specs]
+    workers = []
+    for spec in specs:
+        copies = plan_workers if spec.subject == PLAN_APPROVED else 1
+        workers += [worker(spec) for _ in range(copies)]
+    return workers

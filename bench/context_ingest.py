@@ -1,0 +1,253 @@
+"""Context ingest and read benchmark on the real stack.
+
+1. Batched: 20,000 `planning.plan.approved` events are published, then the
+   service's own batch path (shared process_batch + the context batch handler:
+   one UNWIND transaction per fetched batch, ack after commit) ingests them;
+   events/s is measured from the first fetch until every event is committed.
+2. Baseline, the reference project's way, in the same run: fetch one message,
+   write it in its own transaction, ack, repeat (fewer events; reported per second).
+3. GetContext over gRPC on 1,000 of those stories: uncached (first read) and
+   cached (second read), p50/p99.
+
+Usage: python bench/context_ingest.py [--events 20000] [--baseline-events 1000] [--stories 1000]
+The stack is started or reused (CONCLAVE_STACK_* settings pick its ports).
+The last line of output is a JSON object with the headline figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import statistics
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from rich.console import Console
+from rich.table import Table
+
+from services.context.bootstrap import ContextApp, bootstrap
+from services.context.entrypoints.grpc_servicer import ContextServicer
+from services.context.entrypoints.nats_consumers import batch_handler
+from services.context.handlers import record_plan_approved_batch
+from services.gen.fleet.context.v1 import context_pb2 as pb
+from services.gen.fleet.context.v1 import context_pb2_grpc
+from services.shared.events import PLAN_APPROVED, Event, PlanApproved, PlanTask, parse_event
+from services.shared.jetstream import ConsumerSpec, process_batch
+from services.shared.settings import ContextSettings
+from services.stack.api import StackConfig, up
+
+BATCH = 500
+
+
+def make_events(run: str, n: int, offset: int = 0) -> list[PlanApproved]:
+    return [
+        PlanApproved(
+            story_id=f"{run}-s{i}",
+            plan_id=f"{run}-p{i}",
+            approved_by=f"{run}-approver",
+            roles=["DEV", "QA"],
+            title=f"Story {i}: checkout flow",
+            description="Let users pay by card and see a receipt.",
+            acceptance_criteria=["pays by card", "receipt emailed"],
+            tasks=[
+                PlanTask(task_id=f"{run}-s{i}-dev", role="DEV", title="API endpoint", description="POST /pay"),
+                PlanTask(task_id=f"{run}-s{i}-qa", role="QA", title="E2E test", depends_on=[f"{run}-s{i}-dev"]),
+            ],
+        )
+        for i in range(offset, offset + n)
+    ]
+
+
+async def publish_all(js: Any, events: list[Event]) -> tuple[int, float]:
+    """Pipelined publish; returns (first stream sequence, seconds)."""
+    started = time.perf_counter()
+    first = 0
+    for start in range(0, len(events), 1000):
+        chunk = events[start : start + 1000]
+        acks = await asyncio.gather(
+            *(js.publish(e.subject, e.to_bytes(), headers={"Nats-Msg-Id": e.event_id}) for e in chunk)
+        )
+        first = first or min(a.seq for a in acks)
+    return first, time.perf_counter() - started
+
+
+async def consumer(js: Any, durable: str, start_seq: int) -> Any:
+    config = ConsumerConfig(
+        durable_name=durable,
+        ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+        opt_start_seq=start_seq,
+        filter_subject=PLAN_APPROVED,
+        max_deliver=5,
+        ack_wait=60,
+        max_ack_pending=BATCH * 4,
+    )
+    return await js.pull_subscribe(PLAN_APPROVED, durable=durable, stream="PLANNING_EVENTS", config=config)
+
+
+async def committed(app: ContextApp, run: str) -> int:
+    records, _, _ = await app.graph.driver.execute_query(
+        "MATCH (a:PlanApproval) WHERE a.story_id STARTS WITH $p RETURN count(a) AS n", p=f"{run}-"
+    )
+    return int(records[0]["n"])
+
+
+async def batched_ingest(app: ContextApp, run: str, n: int) -> dict[str, float]:
+    js = app.nats.jetstream()
+    first_seq, publish_s = await publish_all(js, list(make_events(run, n)))
+    durable = f"bench-batched-{run}"
+    sub = await consumer(js, durable, first_seq)
+    spec = ConsumerSpec(durable=durable, subject=PLAN_APPROVED, stream="PLANNING_EVENTS", batch_size=BATCH)
+    handler = batch_handler(app.deps)
+    second = await consumer(js, durable, first_seq)
+    done = 0
+
+    async def loop(pull: Any) -> None:
+        # Two loops on one durable, as the service runs plan-approved (plan_workers=2).
+        nonlocal done
+        while done < n:
+            try:
+                msgs = await pull.fetch(BATCH, timeout=1)
+            except TimeoutError:
+                continue
+            await process_batch(js, spec, msgs, handler)
+            done += len(msgs)
+
+    started = time.perf_counter()
+    await asyncio.gather(loop(sub), loop(second))
+    await second.unsubscribe()
+    elapsed = time.perf_counter() - started
+    stored = await committed(app, run)
+    await sub.unsubscribe()
+    await js.delete_consumer("PLANNING_EVENTS", durable)
+    assert stored == n, f"only {stored} of {n} approvals committed"
+    return {"events": n, "seconds": elapsed, "events_per_s": n / elapsed, "publish_per_s": n / publish_s}
+
+
+async def baseline_ingest(app: ContextApp, run: str, n: int) -> dict[str, float]:
+    """One fetch, one transaction, one ack per event: how the reference project consumed."""
+    js = app.nats.jetstream()
+    first_seq, _ = await publish_all(js, list(make_events(run, n)))
+    durable = f"bench-baseline-{run}"
+    sub = await consumer(js, durable, first_seq)
+    started = time.perf_counter()
+    done = 0
+    while done < n:
+        try:
+            msgs = await sub.fetch(1, timeout=2)
+        except TimeoutError:
+            continue
+        for msg in msgs:
+            event = parse_event(msg.subject, msg.data)
+            assert isinstance(event, PlanApproved)
+            await record_plan_approved_batch(app.deps, [event])
+            await msg.ack()
+            done += 1
+    elapsed = time.perf_counter() - started
+    stored = await committed(app, run)
+    await sub.unsubscribe()
+    await js.delete_consumer("PLANNING_EVENTS", durable)
+    assert stored == n, f"only {stored} of {n} approvals committed"
+    return {"events": n, "seconds": elapsed, "events_per_s": n / elapsed}
+
+
+async def timed(call: Callable[[], Awaitable[Any]]) -> tuple[float, Any]:
+    started = time.perf_counter()
+    reply = await call()
+    return (time.perf_counter() - started) * 1000, reply
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    cuts = statistics.quantiles(samples, n=100, method="inclusive")
+    return {"p50": statistics.median(samples), "p99": cuts[98], "max": max(samples)}
+
+
+async def get_context_latency(app: ContextApp, run: str, stories: int) -> dict[str, dict[str, float]]:
+    server = grpc.aio.server()
+    context_pb2_grpc.add_ContextServiceServicer_to_server(ContextServicer(app.deps), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = context_pb2_grpc.ContextServiceStub(channel)
+
+            def req(i: int) -> pb.GetContextRequest:
+                return pb.GetContextRequest(story_id=f"{run}-s{i}", role=pb.DEV, phase=pb.BUILD, token_budget=2000)
+
+            for i in range(stories, stories + 50):  # warm connections and code paths
+                await stub.GetContext(req(i))
+                await stub.GetContext(req(i))
+            uncached, cached = [], []
+            for i in range(stories):
+                ms, reply = await timed(lambda i=i: stub.GetContext(req(i)))
+                assert not reply.from_cache
+                uncached.append(ms)
+            for i in range(stories):
+                ms, reply = await timed(lambda i=i: stub.GetContext(req(i)))
+                assert reply.from_cache
+                cached.append(ms)
+    finally:
+        await server.stop(0)
+    return {"uncached": percentiles(uncached), "cached": percentiles(cached)}
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    info = await asyncio.to_thread(up, StackConfig(services=False), ["nats", "valkey", "neo4j"])
+    env = info.env()
+    settings = ContextSettings(
+        nats_url=env["NATS_URL"],
+        neo4j_uri=env["NEO4J_URI"],
+        neo4j_user=env["NEO4J_USER"],
+        neo4j_password=env["NEO4J_PASSWORD"],
+        valkey_url=env["VALKEY_URL"],
+    )  # type: ignore[arg-type]
+    app = await bootstrap(settings, consumers=False)
+    run = f"bench-{uuid.uuid4().hex[:8]}"
+    try:
+        batched = await batched_ingest(app, run, args.events)
+        baseline = await baseline_ingest(app, f"{run}b", args.baseline_events)
+        reads = await get_context_latency(app, run, min(args.stories, args.events - 50))
+    finally:
+        await app.close()
+    return {"run": run, "batched": batched, "baseline": baseline, "reads": reads}
+
+
+def report(result: dict[str, Any]) -> dict[str, float]:
+    b, base, reads = result["batched"], result["baseline"], result["reads"]
+    table = Table(title=f"Context ingest and GetContext ({result['run']})")
+    for col in ("measure", "value"):
+        table.add_column(col)
+    table.add_row(f"batched ingest ({b['events']:,} events, batch {BATCH})", f"{b['events_per_s']:,.0f} events/s")
+    table.add_row("  publish rate (pipelined, not part of ingest)", f"{b['publish_per_s']:,.0f} events/s")
+    table.add_row(
+        f"baseline ingest ({base['events']:,} events, 1 fetch + 1 tx each)",
+        f"{base['events_per_s']:,.0f} events/s",
+    )
+    table.add_row("speedup", f"{b['events_per_s'] / base['events_per_s']:.1f}x")
+    for kind in ("uncached", "cached"):
+        r = reads[kind]
+        table.add_row(f"GetContext {kind} p50 / p99 / max", f"{r['p50']:.2f} / {r['p99']:.2f} / {r['max']:.2f} ms")
+    Console().print(table)
+    return {
+        "events_per_s": round(b["events_per_s"], 1),
+        "baseline_events_per_s": round(base["events_per_s"], 1),
+        "speedup": round(b["events_per_s"] / base["events_per_s"], 2),
+        "get_context_cached_p99_ms": round(reads["cached"]["p99"], 3),
+        "get_context_uncached_p99_ms": round(reads["uncached"]["p99"], 3),
+    }
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--baseline-events", type=int, default=1_000)
+    parser.add_argument("--stories", type=int, default=1_000)
+    logging.basicConfig(level=logging.WARNING)
+    outcome = asyncio.run(main(parser.parse_args()))
+    print(json.dumps(report(outcome)))
