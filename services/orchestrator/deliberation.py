@@ -34,7 +34,7 @@ from services.orchestrator.domain.answers import (
     review_schema,
 )
 from services.orchestrator.domain.council import AgentSpec, Council, Role, default_chair, seat
-from services.orchestrator.domain.errors import DeliberationFailed
+from services.orchestrator.domain.errors import CouncilFailed
 from services.orchestrator.domain.llm import (
     ChatMessage,
     ChatRequest,
@@ -125,7 +125,7 @@ async def deliberate(
     *,
     on_event: OnEvent | None = None,
 ) -> DeliberationResult:
-    """Rank the council's proposals. Raises ValidationError, or DeliberationFailed when no
+    """Rank the council's proposals. Raises ValidationError, or CouncilFailed when no
     agent produced a proposal. Cancelling the caller cancels every call in flight."""
     request = validate_request(request)
     return await _deliberate(Run(llm, request, seat(council, request.role, request.num_agents), on_event))
@@ -136,7 +136,7 @@ async def _deliberate(run: Run) -> DeliberationResult:
     proposals, failed = await generate(run)
     if not proposals:
         reasons = "; ".join(f"{f.agent_id}: {f.reason}" for f in failed)
-        raise DeliberationFailed(
+        raise CouncilFailed(
             f"all {len(run.council.agents)} agents failed to propose ({reasons})",
             failures=failed,
             usage=list(run.usage.values()),
