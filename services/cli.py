@@ -6,6 +6,7 @@ import asyncio
 
 import typer
 
+from services.demo.run import register as register_demo
 from services.orchestrator.entrypoints.cli import register as register_user_commands
 from services.simulator.cli import app as sim_app
 from services.stack.cli import app as stack_app
@@ -21,6 +22,7 @@ app.add_typer(context_app, name="context")
 app.add_typer(orchestrator_app, name="orchestrator")
 app.add_typer(streams_app, name="streams")
 register_user_commands(app)
+register_demo(app)
 
 
 @context_app.command("serve")

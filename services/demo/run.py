@@ -1,0 +1,142 @@
+"""`conclave demo`: the whole loop on a sample story, against the running stack.
+
+Publishes an approved plan, follows the per-role deliberations live as the Ray jobs
+report over NATS, then prints each role's winner and what the graph now holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from importlib import resources
+from typing import Any
+
+import grpc
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from services.gen.fleet.context.v1 import context_pb2 as cpb
+from services.gen.fleet.context.v1 import context_pb2_grpc as cpb_grpc
+from services.gen.fleet.orchestrator.v1 import orchestrator_pb2 as opb
+from services.gen.fleet.orchestrator.v1 import orchestrator_pb2_grpc as opb_grpc
+from services.orchestrator.entrypoints.cli import show_result
+from services.shared import events, jetstream
+from services.shared.settings import OrchestratorSettings
+
+console = Console()
+TERMINAL = (events.DELIBERATION_COMPLETED, events.DELIBERATION_FAILED, events.DELIBERATION_CANCELLED)
+
+
+def sample_plan(story_suffix: str) -> events.PlanApproved:
+    data: dict[str, Any] = yaml.safe_load(resources.files("services.demo").joinpath("sample_plan.yaml").read_text())
+    story = f"{data['story_id']}-{story_suffix}"
+    data["story_id"] = story
+    data["plan_id"] = f"{story}-plan"
+    for task in data["tasks"]:
+        task["task_id"] = task["task_id"].replace("SHOP-142", story)
+        task["depends_on"] = [d.replace("SHOP-142", story) for d in task.get("depends_on", [])]
+    return events.PlanApproved.model_validate(data)
+
+
+async def model_banner(stub: opb_grpc.OrchestratorServiceStub) -> None:
+    model = (await stub.GetStatus(opb.GetStatusRequest(), timeout=15)).model_server
+    if model.simulator:
+        console.print(f"[bold yellow]MODEL SIMULATOR[/]: answers come from `conclave sim serve` at {model.url}, "
+                      "not a real LLM. Set VLLM_URL to a real vLLM server to use one.")
+    else:
+        console.print(f"model server: {model.url} serving {', '.join(model.models) or 'nothing yet'}")
+
+
+async def follow(nc: Any, plan: events.PlanApproved, timeout_s: float) -> dict[str, str]:
+    """Print agent and deliberation events for this story until every role is done."""
+    finished: dict[str, str] = {}
+    ids: set[str] = set()
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    subs = [await nc.subscribe(s, cb=queue.put) for s in (
+        events.DELIBERATION_EVENTS, events.AGENT_RESPONSE_COMPLETED, events.AGENT_RESPONSE_FAILED)]
+    deadline = time.monotonic() + timeout_s
+    try:
+        while len(finished) < len(plan.roles) and time.monotonic() < deadline:
+            try:
+                msg = await asyncio.wait_for(queue.get(), timeout=max(0.1, deadline - time.monotonic()))
+            except TimeoutError:
+                break
+            event = events.parse_event(msg.subject, msg.data)
+            if isinstance(event, events.DeliberationEvent):
+                if event.story_id != plan.story_id:
+                    continue
+                ids.add(event.deliberation_id)
+                console.print(f"[cyan]{event.role.value:9}[/] {msg.subject.rsplit('.', 1)[-1]}"
+                              + (f": {getattr(event, 'reason', '')}" if msg.subject != events.DELIBERATION_COMPLETED
+                                 and msg.subject != events.DELIBERATION_STARTED else ""))
+                if msg.subject in TERMINAL:
+                    finished[event.role.value] = event.deliberation_id
+            elif isinstance(event, events.AgentResponse) and event.deliberation_id in ids:
+                status = "ok" if not event.error else f"FAILED {event.error[:60]}"
+                console.print(f"  {event.role.value:9} {event.agent_id:12} {event.stage:9} "
+                              f"{event.duration_ms / 1000:5.1f}s {event.usage.completion_tokens:4} tok {status}")
+    finally:
+        for sub in subs:
+            await sub.unsubscribe()
+    return finished
+
+
+async def graph_summary(context_addr: str, story_id: str) -> None:
+    async with grpc.aio.insecure_channel(context_addr) as channel:
+        stub = cpb_grpc.ContextServiceStub(channel)
+        reply = await stub.GetGraphRelationships(
+            cpb.GetGraphRelationshipsRequest(node_id=story_id, node_label="Story", depth=2), timeout=15)
+        counts: dict[str, int] = {}
+        for node in reply.nodes:
+            for label in node.labels:
+                counts[label] = counts.get(label, 0) + 1
+        table = Table("label", "nodes", title=f"Neo4j records around story {story_id} (depth 2)")
+        for label, n in sorted(counts.items()):
+            table.add_row(label, str(n))
+        console.print(table)
+        qa = await stub.GetContext(cpb.GetContextRequest(story_id=story_id, role="QA", phase="DESIGN"), timeout=15)
+        decisions = next((b.content for b in qa.blocks if "Decision" in b.content), "")
+        console.print(f"QA's context now ({qa.token_count} tokens, version {qa.version[:12]}):")
+        console.print(decisions[:1200] or "(no decisions yet)")
+
+
+async def demo(timeout_s: float) -> int:
+    settings = OrchestratorSettings()
+    plan = sample_plan(time.strftime("%H%M%S"))
+    nc = await jetstream.connect(settings.nats_url, "conclave-demo")
+    js = nc.jetstream()
+    try:
+        async with grpc.aio.insecure_channel(settings.orchestrator_addr) as channel:
+            stub = opb_grpc.OrchestratorServiceStub(channel)
+            await model_banner(stub)
+            console.print(f"publishing {events.PLAN_APPROVED} for story {plan.story_id}: {plan.title!r}, "
+                          f"roles {', '.join(plan.roles)}")
+            following = asyncio.create_task(follow(nc, plan, timeout_s))
+            await asyncio.sleep(0.2)
+            await jetstream.publish(js, plan)
+            finished = await following
+            for role in plan.roles:
+                did = finished.get(role.value)
+                if did is None:
+                    console.print(f"[red]{role.value}: no result within {timeout_s:.0f}s[/]")
+                    continue
+                record = await stub.GetDeliberationResult(opb.GetDeliberationResultRequest(deliberation_id=did))
+                if record.HasField("result"):
+                    show_result(record.result)
+                else:
+                    console.print(f"[red]{role.value}: {opb.DeliberationState.Name(record.state)}: {record.reason}")
+        await asyncio.sleep(1.0)  # the Context service records the last decisions
+        await graph_summary(settings.context_addr, plan.story_id)
+    finally:
+        await nc.close()
+    console.print("\nThe stack is still running: `make down` (or `conclave stack down`) stops it.")
+    return 0 if len(finished) == len(plan.roles) else 1
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("demo")
+    def run_demo(timeout: float = typer.Option(600, help="seconds to wait for every role")) -> None:
+        """Publish a sample approved plan and follow it through councils, Ray jobs and the graph."""
+        raise typer.Exit(asyncio.run(demo(timeout)))
