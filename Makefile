@@ -5,6 +5,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CONCLAVE := $(VENV)/bin/conclave
 STAMP := $(VENV)/.installed-stamp
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+IMAGE_PREFIX ?= conclave
+RAY_GPU_BASE ?= rayproject/ray:2.60.0-py311-gpu
+OVERLAY ?= dev
+KUBECTL ?= kubectl
 
 .PHONY: install proto lint test unit up down status demo bench images deploy undeploy clean
 
@@ -46,3 +51,18 @@ bench: up
 	$(PY) bench/context_ingest.py
 	$(PY) bench/deliberation.py
 	$(PY) bench/dispatch.py
+
+# Images and cluster deployment (need a Docker engine and a cluster; see the README).
+images:
+	docker build -f docker/context.Dockerfile      -t $(IMAGE_PREFIX)/context:$(VERSION) .
+	docker build -f docker/orchestrator.Dockerfile -t $(IMAGE_PREFIX)/orchestrator:$(VERSION) .
+	docker build -f docker/simulator.Dockerfile    -t $(IMAGE_PREFIX)/simulator:$(VERSION) .
+	docker build -f docker/ray.Dockerfile          -t $(IMAGE_PREFIX)/ray:$(VERSION) .
+	docker build -f docker/ray.Dockerfile --build-arg RAY_IMAGE=$(RAY_GPU_BASE) -t $(IMAGE_PREFIX)/ray-gpu:$(VERSION) .
+
+deploy:
+	$(KUBECTL) apply -k deploy/k8s/overlays/$(OVERLAY)
+
+# Deletes the namespace and its PVCs: all data is lost.
+undeploy:
+	$(KUBECTL) delete -k deploy/k8s/overlays/$(OVERLAY) --ignore-not-found
