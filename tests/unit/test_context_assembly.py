@@ -36,8 +36,9 @@ def story_context(**overrides: object) -> StoryContext:
         ),
         decisions=(
             DecisionItem("D-g", "Use Postgres", "team knows it", made_at="2024-01-01"),
-            DecisionItem("D-dev", "FastAPI", "async", role="DEV", affects=("T-2",), score=0.9,
-                         made_at="2024-01-02"),
+            DecisionItem(
+                "D-dev", "FastAPI", "async", role="DEV", affects=("T-2",), score=0.9, made_at="2024-01-02"
+            ),
             DecisionItem("D-qa", "Playwright", "", role="QA", affects=("T-3",)),
         ),
         milestones=(Milestone("PHASE", "DESIGN -> BUILD", "2024-01-03"),),
@@ -49,8 +50,16 @@ def story_context(**overrides: object) -> StoryContext:
 
 def test_blocks_hold_role_scoped_sections_in_priority_order() -> None:
     out = assemble(story_context(), "DEV", "BUILD", POLICY, 4000, count)
-    assert out.sections == ("story", "plan", "role_tasks", "role_decisions", "global_decisions",
-                            "dependencies", "milestones", "summary")
+    assert out.sections == (
+        "story",
+        "plan",
+        "role_tasks",
+        "role_decisions",
+        "global_decisions",
+        "dependencies",
+        "milestones",
+        "summary",
+    )
     assert "FastAPI" in out.context and "Use Postgres" in out.context
     assert "Playwright" not in out.context, "another role's decision leaked"
     assert "[T-3]" not in out.context, "another role's task leaked"
