@@ -1,0 +1,143 @@
+"""The stack as a Python API: what `conclave stack` and the test fixtures call.
+
+info = up(StackConfig())      # every server healthy, or StackError with the log tail
+os.environ.update(info.env())  # NATS_URL, NEO4J_URI, ... as the services read them
+down(StackConfig())
+"""
+
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from services.stack import supervisor
+from services.stack.config import StackConfig
+from services.stack.servers.base import Server, StackError
+from services.stack.servers.conclave_services import ConclaveService
+from services.stack.servers.nats import Nats
+from services.stack.servers.neo4j import Neo4j
+from services.stack.servers.ray_head import RayHead, auth_token
+from services.stack.servers.simulator import Simulator
+from services.stack.servers.valkey import Valkey
+from services.stack.supervisor import ServerStatus
+
+__all__ = ["ServerStatus", "StackConfig", "StackError", "StackInfo", "down", "status", "up"]
+
+ENV_NAMES = (
+    "NATS_URL", "NEO4J_URI", "NEO4J_USER", "NEO4J_PASSWORD", "VALKEY_URL", "RAY_ADDRESS", "RAY_AUTH_TOKEN",
+    "VLLM_URL", "VLLM_MODEL", "CONTEXT_ADDR", "ORCHESTRATOR_ADDR",
+)  # fmt: skip
+
+
+def stack_env(cfg: StackConfig) -> dict[str, str]:
+    """The settings' environment variables for a stack on these ports."""
+    return {
+        "NATS_URL": f"nats://127.0.0.1:{cfg.nats_port}",
+        "NEO4J_URI": f"bolt://127.0.0.1:{cfg.neo4j_bolt_port}",
+        "NEO4J_USER": cfg.neo4j_user,
+        "NEO4J_PASSWORD": cfg.neo4j_password,
+        "VALKEY_URL": f"redis://127.0.0.1:{cfg.valkey_port}/0",
+        "RAY_ADDRESS": f"http://127.0.0.1:{cfg.ray_dashboard_port}",
+        "RAY_AUTH_TOKEN": auth_token(cfg),
+        # Lets Ray's own clients (JobSubmissionClient() without headers, `ray job`) send the token.
+        "RAY_AUTH_MODE": "token",
+        "VLLM_URL": f"http://127.0.0.1:{cfg.simulator_port}/v1",
+        "VLLM_MODEL": cfg.simulator_model,
+        "CONTEXT_ADDR": f"127.0.0.1:{cfg.context_grpc_port}",
+        "ORCHESTRATOR_ADDR": f"127.0.0.1:{cfg.orchestrator_grpc_port}",
+    }
+
+
+SERVERS: list[Server] = [Nats(), Valkey(), Neo4j(), RayHead(), Simulator()]
+SERVICES: list[Server] = [
+    ConclaveService("context", "context", lambda c: (c.context_grpc_port, c.context_metrics_port), stack_env),
+    ConclaveService(
+        "orchestrator",
+        "orchestrator",
+        lambda c: (c.orchestrator_grpc_port, c.orchestrator_metrics_port),
+        stack_env,
+    ),
+]
+NAMES = [s.name for s in SERVERS + SERVICES]
+
+
+@dataclass
+class StackInfo:
+    """Addresses of a running stack, and per-server status when we started or checked it."""
+
+    variables: dict[str, str]
+    servers: list[ServerStatus] = field(default_factory=list)
+    started: list[str] = field(default_factory=list)  # started by this call, not reused
+
+    def env(self) -> dict[str, str]:
+        return dict(self.variables)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> "StackInfo":
+        """A stack somebody else runs, described by the same variables (CONCLAVE_STACK_EXTERNAL=1)."""
+        missing = [name for name in ENV_NAMES if not environ.get(name)]
+        if missing:
+            raise StackError(f"external stack: missing environment variables {', '.join(missing)}")
+        variables = {name: environ[name] for name in ENV_NAMES}
+        variables["RAY_AUTH_MODE"] = environ.get("RAY_AUTH_MODE", "token")
+        return cls(variables)
+
+
+def _select(servers: list[Server], only: Iterable[str] | None) -> list[Server]:
+    if only is None:
+        return servers
+    wanted = set(only)
+    unknown = wanted - set(NAMES)
+    if unknown:
+        raise StackError(f"unknown servers {sorted(unknown)}; known: {NAMES}")
+    return [s for s in servers if s.name in wanted]
+
+
+def _ensure_all(servers: list[Server], cfg: StackConfig, done: list[ServerStatus]) -> None:
+    """Start a wave concurrently (Neo4j and Ray take seconds each); report every failure."""
+    if not servers:
+        return
+    with ThreadPoolExecutor(max_workers=len(servers)) as pool:
+        futures = [pool.submit(supervisor.ensure, s, cfg) for s in servers]
+    errors = []
+    for future in futures:
+        try:
+            done.append(future.result())
+        except StackError as exc:
+            errors.append(str(exc))
+        except Exception as exc:  # an unexpected bug in one server must not hide the others' state
+            errors.append(f"{type(exc).__name__}: {exc}")
+    if errors:
+        raise StackError("\n\n".join(errors), started=[s.name for s in done if not s.reused])
+
+
+def up(cfg: StackConfig | None = None, only: Iterable[str] | None = None) -> StackInfo:
+    """Start what is not running (reuse what is healthy); raise StackError with log tails otherwise."""
+    cfg = cfg or StackConfig()
+    only = list(only) if only is not None else None
+    done: list[ServerStatus] = []
+    _ensure_all(_select(SERVERS, only), cfg, done)
+    if cfg.services:
+        _ensure_all(_select(SERVICES, only), cfg, done)
+    return StackInfo(stack_env(cfg), done, [s.name for s in done if not s.reused])
+
+
+def status(cfg: StackConfig | None = None) -> StackInfo:
+    cfg = cfg or StackConfig()
+    servers = SERVERS + SERVICES
+    with ThreadPoolExecutor(max_workers=len(servers)) as pool:
+        reports = list(pool.map(lambda s: supervisor.report(s, cfg), servers))
+    return StackInfo(stack_env(cfg), reports)
+
+
+def down(cfg: StackConfig | None = None, only: Iterable[str] | None = None) -> list[str]:
+    """Stop every recorded server (services first); the names of those that were running."""
+    cfg = cfg or StackConfig()
+    services = _select(SERVICES, only)
+    servers = _select(SERVERS, only)
+    stopped = []
+    for wave in (services, servers):
+        if wave:
+            with ThreadPoolExecutor(max_workers=len(wave)) as pool:
+                ran = list(pool.map(lambda s: supervisor.stop(s, cfg), wave))
+            stopped += [s.name for s, r in zip(wave, ran, strict=True) if r]
+    return stopped

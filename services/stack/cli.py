@@ -1,0 +1,83 @@
+"""`conclave stack up | down | status`: the local stack of real servers."""
+
+import sys
+import time
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from services.stack import api
+from services.stack.config import StackConfig
+
+app = typer.Typer(help="Local stack of real servers: NATS, ValKey, Neo4j, Ray, simulator, services.")
+# A piped or logged table keeps its columns instead of wrapping at 80.
+console = Console(width=None if sys.stdout.isatty() else 160)
+
+NoServices = Annotated[bool, typer.Option("--no-services", help="leave out the context and orchestrator services")]
+Only = Annotated[list[str] | None, typer.Option("--only", help=f"just these servers: {', '.join(api.NAMES)}")]
+
+
+def _seconds(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f}s"
+
+
+def _table(info: api.StackInfo, title: str) -> Table:
+    table = Table(title=title)
+    for column in ("server", "version", "port", "PID", "health", "started", "start", "prepare", "note"):
+        table.add_column(column)
+    for s in info.servers:
+        health = "[green]healthy[/]" if s.healthy else f"[red]{s.detail or 'unhealthy'}[/]"
+        started = time.strftime("%H:%M:%S", time.localtime(s.started_at)) if s.started_at else ""
+        table.add_row(
+            s.name,
+            s.version,
+            str(s.port),
+            str(s.pid or ""),
+            health,
+            started,
+            _seconds(s.start_seconds),
+            _seconds(s.prepare_seconds),
+            s.note,
+        )
+    return table
+
+
+@app.command()
+def up(no_services: NoServices = False, only: Only = None) -> None:
+    """Start every server that is not already running and healthy; wait until all are."""
+    cfg = StackConfig()
+    if no_services:
+        cfg.services = False
+    console.print(f"stack dir {cfg.state_dir} (the first run builds Neo4j and may take minutes)")
+    began = time.monotonic()
+    try:
+        info = api.up(cfg, only)
+    except api.StackError as exc:
+        console.print(f"[red]stack up failed[/]\n{exc}", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    console.print(_table(info, f"stack up in {time.monotonic() - began:.1f}s (start = spawn to healthy)"))
+
+
+@app.command()
+def down(only: Only = None) -> None:
+    """Stop every server this stack dir started, by its recorded PID."""
+    stopped = api.down(StackConfig(), only)
+    console.print(f"stopped: {', '.join(stopped) if stopped else 'nothing was running'}")
+
+
+@app.command()
+def status() -> None:
+    """Each server with version, port, PID and health; exits 1 unless all are healthy."""
+    cfg = StackConfig()
+    info = api.status(cfg)
+    if not cfg.services:
+        info.servers = [s for s in info.servers if s.name not in ("context", "orchestrator") or s.pid]
+    console.print(_table(info, f"stack {cfg.state_dir}"))
+    if not all(s.healthy for s in info.servers):
+        raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    app()

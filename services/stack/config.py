@@ -1,0 +1,50 @@
+"""Where the stack lives and which ports it uses; every field is an env var CONCLAVE_STACK_<FIELD>."""
+
+import sys
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class StackConfig(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CONCLAVE_STACK_", populate_by_name=True)
+
+    # CONCLAVE_STACK_DIR is the name the layout contract promises; STATE_DIR follows the prefix rule.
+    state_dir: Path = Field(
+        default=REPO_ROOT / ".stack",
+        validation_alias=AliasChoices("CONCLAVE_STACK_DIR", "CONCLAVE_STACK_STATE_DIR", "state_dir"),
+    )
+    # The venv's bin dir holds nats-server, ray and conclave; sys.executable is not resolved
+    # on purpose so a symlinked venv python still points at the venv.
+    bin_dir: Path = Path(sys.executable).parent
+    cache_dir: Path = Path.home() / ".cache" / "conclave"
+    services: bool = True
+
+    nats_port: int = 4222
+    nats_monitor_port: int = 8222
+    valkey_port: int = 6379
+    neo4j_bolt_port: int = 7687
+    neo4j_user: str = "neo4j"
+    neo4j_password: str = "conclave-dev-password"
+    ray_gcs_port: int = 6380
+    ray_dashboard_port: int = 8265
+    ray_client_port: int = 10001
+    ray_agent_port: int = 52365
+    ray_num_cpus: int = 2
+    simulator_port: int = 8000
+    simulator_model: str = "conclave-sim"
+    context_grpc_port: int = 50051
+    context_metrics_port: int = 9101
+    orchestrator_grpc_port: int = 50052
+    orchestrator_metrics_port: int = 9102
+
+    start_timeout: float = 120.0
+    stop_timeout: float = 20.0
+    # First Neo4j run downloads ~120 MB of jars through Maven.
+    build_timeout: float = 1200.0
+
+    def path(self, *parts: str) -> Path:
+        return self.state_dir.resolve().joinpath(*parts)

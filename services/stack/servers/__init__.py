@@ -1,0 +1,1 @@
+"""One module per server kind; ORDER is the start order, services last."""

@@ -1,0 +1,83 @@
+"""What every server kind provides to the supervisor."""
+
+import os
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from services.stack.config import StackConfig
+
+
+class StackError(RuntimeError):
+    """A server could not be prepared or started; the message carries its log tail.
+
+    `started` names the servers this call did start, so a caller can undo exactly those.
+    """
+
+    def __init__(self, message: str, started: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.started = started or []
+
+
+@dataclass
+class Health:
+    ok: bool
+    version: str = ""
+    detail: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Launch:
+    argv: list[str]
+    env: Mapping[str, str]
+    cwd: Path | None = None
+    note: str = ""
+
+
+class Server:
+    """A server kind. Subclasses set `name` and implement port, launch and probe."""
+
+    name: str = ""
+    slow: bool = False  # started in the first wave but waited for concurrently
+
+    def port(self, cfg: StackConfig) -> int:
+        raise NotImplementedError
+
+    def launch(self, cfg: StackConfig, log: Path) -> Launch:
+        """Install or build what is missing, then say how to start the server."""
+        raise NotImplementedError
+
+    def probe(self, cfg: StackConfig) -> Health:
+        """One quick health check; must not raise for an unreachable server."""
+        raise NotImplementedError
+
+    def after_stop(self, cfg: StackConfig) -> None:
+        """Clean up what the server leaves outside the state dir."""
+
+    def data_dir(self, cfg: StackConfig) -> Path:
+        path = cfg.path("data", self.name)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def start_timeout(self, cfg: StackConfig) -> float:
+        return cfg.start_timeout
+
+
+def base_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(extra)
+    return env
+
+
+def tool(cfg: StackConfig, name: str) -> str:
+    """A binary from the venv's bin dir first, then PATH."""
+
+    candidate = cfg.bin_dir / name
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which(name)
+    if found is None:
+        raise StackError(f"{name}: not found in {cfg.bin_dir} nor on PATH")
+    return found

@@ -1,0 +1,96 @@
+"""A Ray head with the dashboard and job submission API, token authentication on.
+
+Ray 2.6x enables token auth by default for local clusters and would otherwise mint a
+token into ~/.ray/auth_token; we make it explicit instead: one token per state dir,
+passed to the head as RAY_AUTH_MODE=token + RAY_AUTH_TOKEN and handed to clients
+through StackInfo.env() as RAY_AUTH_TOKEN.
+"""
+
+import hashlib
+import secrets
+import shutil
+from pathlib import Path
+
+import httpx
+
+from services.stack.config import StackConfig
+from services.stack.servers.base import Health, Launch, Server, base_env, tool
+
+# Ray puts unix sockets under its temp dir and those paths are limited to 107 bytes.
+MAX_TEMP_DIR_LEN = 40
+
+
+def auth_token(cfg: StackConfig) -> str:
+    path = cfg.path("ray", "auth_token")
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def temp_dir(cfg: StackConfig) -> Path:
+    preferred = cfg.path("ray", "tmp")
+    if len(str(preferred)) <= MAX_TEMP_DIR_LEN:
+        return preferred
+    digest = hashlib.sha256(str(cfg.state_dir.resolve()).encode()).hexdigest()[:10]
+    return Path(f"/tmp/conclave-ray-{digest}")
+
+
+def auth_headers(cfg: StackConfig) -> dict[str, str]:
+    return {"Authorization": f"Bearer {auth_token(cfg)}"}
+
+
+class RayHead(Server):
+    name = "ray"
+    slow = True
+
+    def port(self, cfg: StackConfig) -> int:
+        return cfg.ray_dashboard_port
+
+    def launch(self, cfg: StackConfig, log: Path) -> Launch:
+        tmp = temp_dir(cfg)
+        tmp.mkdir(parents=True, exist_ok=True)
+        argv = [
+            tool(cfg, "ray"), "start", "--head", "--block",
+            "--port", str(cfg.ray_gcs_port),
+            "--ray-client-server-port", str(cfg.ray_client_port),
+            "--dashboard-agent-listen-port", str(cfg.ray_agent_port),
+            "--dashboard-host", "127.0.0.1",
+            "--dashboard-port", str(cfg.ray_dashboard_port),
+            "--include-dashboard", "true",
+            "--num-cpus", str(cfg.ray_num_cpus),
+            "--object-store-memory", "200000000",
+            "--temp-dir", str(tmp),
+            "--disable-usage-stats",
+        ]  # fmt: skip
+        env = base_env(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=auth_token(cfg), RAY_TMPDIR=str(tmp))
+        # Job entrypoints say `python ...` and must get the venv's interpreter with the project in it.
+        env["PATH"] = f"{cfg.bin_dir}:{env.get('PATH', '/usr/bin:/bin')}"
+        # A one-node dev cluster has nowhere to drain to; Ray's default would hold `down` for 30 s.
+        env["RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S"] = "0"
+        env.pop("RAY_AUTH_TOKEN_PATH", None)
+        env.pop("RAY_ADDRESS", None)  # a stale address would make `ray start` join instead of lead
+        return Launch(argv, env, note=f"gcs {cfg.ray_gcs_port}")
+
+    def probe(self, cfg: StackConfig) -> Health:
+        base = f"http://127.0.0.1:{cfg.ray_dashboard_port}"
+        try:
+            with httpx.Client(base_url=base, headers=auth_headers(cfg), timeout=3) as client:
+                version = client.get("/api/version")
+                jobs = client.get("/api/jobs/")
+        except httpx.HTTPError as exc:
+            return Health(False, detail=str(exc) or type(exc).__name__)
+        if version.status_code != 200:
+            return Health(False, detail=f"/api/version {version.status_code}: {version.text[:200]}")
+        if jobs.status_code != 200:
+            return Health(False, detail=f"/api/jobs/ {jobs.status_code}: {jobs.text[:200]}")
+        return Health(True, version=version.json().get("ray_version", "?"))
+
+    def after_stop(self, cfg: StackConfig) -> None:
+        tmp = temp_dir(cfg)
+        if not tmp.is_relative_to(cfg.state_dir.resolve()):
+            shutil.rmtree(tmp, ignore_errors=True)  # the short /tmp stand-in would pile up per state dir
+
+    def start_timeout(self, cfg: StackConfig) -> float:
+        return max(cfg.start_timeout, 180.0)

@@ -1,0 +1,127 @@
+"""The local stack's lifecycle: healthy after up, up twice harmless, failures carry the log, down cleans."""
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from services.stack import api, process
+from services.stack.api import StackConfig, StackError, StackInfo
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("CONCLAVE_STACK_EXTERNAL") == "1",
+    reason="an external stack's lifecycle belongs to whoever runs it",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def private_config(state_dir: Path) -> StackConfig:
+    """A second stack on free ports, so these tests never touch the session stack."""
+    return StackConfig(
+        state_dir=state_dir,
+        services=False,
+        nats_port=free_port(),
+        nats_monitor_port=free_port(),
+        valkey_port=free_port(),
+        ray_gcs_port=free_port(),
+        ray_dashboard_port=free_port(),
+        ray_client_port=free_port(),
+        ray_agent_port=free_port(),
+        simulator_port=free_port(),
+    )
+
+
+@pytest.fixture
+def held_port() -> Iterator[int]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield int(sock.getsockname()[1])
+
+
+def test_status_reports_every_server_healthy(stack: StackInfo, stack_config: StackConfig) -> None:
+    report = api.status(stack_config)
+    expected = set(api.NAMES) if stack_config.services else {s.name for s in api.SERVERS}
+    running = {s.name: s for s in report.servers if s.name in expected}
+    assert set(running) == expected
+    unhealthy = {name: s.detail for name, s in running.items() if not s.healthy}
+    assert not unhealthy
+    assert all(s.pid and s.version for s in running.values())
+    assert set(api.ENV_NAMES) <= set(stack.env())
+
+
+def test_up_twice_reuses_the_running_servers(stack: StackInfo, stack_config: StackConfig) -> None:
+    before = {s.name: s.pid for s in api.status(stack_config).servers if s.pid}
+    again = api.up(stack_config)
+    assert again.started == []
+    assert {s.name: s.pid for s in again.servers} == before
+    assert again.env() == stack.env()
+
+
+def test_a_server_that_cannot_start_fails_up_with_its_log(tmp_path: Path, held_port: int) -> None:
+    cfg = private_config(tmp_path / "stack")
+    cfg.nats_port = held_port
+    with pytest.raises(StackError) as failure:
+        api.up(cfg, only=["nats"])
+    assert "nats failed to start" in str(failure.value)
+    assert "address already in use" in str(failure.value)
+    assert failure.value.started == []
+    assert api.status(cfg).servers[0].pid is None
+
+
+def test_a_foreign_server_on_the_port_is_not_mistaken_for_ours(tmp_path: Path) -> None:
+    cfg = private_config(tmp_path / "stack")
+    data = tmp_path / "foreign"
+    ports = ["-p", str(cfg.nats_port), "-m", str(cfg.nats_monitor_port)]
+    foreign = subprocess.Popen(
+        [str(cfg.bin_dir / "nats-server"), "-js", "-sd", str(data), "-a", "127.0.0.1", *ports],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        with pytest.raises(StackError, match="address already in use"):
+            api.up(cfg, only=["nats"])
+        assert foreign.poll() is None  # never ours to stop
+    finally:
+        foreign.terminate()
+        foreign.wait(timeout=10)
+
+
+def test_cli_up_exits_non_zero_and_prints_the_log_tail(tmp_path: Path, held_port: int) -> None:
+    env = dict(os.environ, CONCLAVE_STACK_DIR=str(tmp_path / "stack"))
+    env["CONCLAVE_STACK_NATS_PORT"] = str(held_port)
+    env["CONCLAVE_STACK_NATS_MONITOR_PORT"] = str(free_port())
+    done = subprocess.run(
+        [sys.executable, "-m", "services.stack.cli", "up", "--only", "nats"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert "address already in use" in done.stdout
+
+
+def test_down_leaves_no_process_behind(tmp_path: Path) -> None:
+    cfg = private_config(tmp_path / "stack")
+    names = ["nats", "valkey", "ray"]
+    sessions: list[int] = []
+    try:
+        info = api.up(cfg, only=names)
+        assert sorted(info.started) == sorted(names)
+        sessions += [s.pid for s in info.servers if s.pid]
+        assert all(process.session_members(pid) for pid in sessions)
+    finally:
+        stopped = api.down(cfg)
+    assert sorted(stopped) == sorted(names)
+    assert not [pid for pid in sessions if process.session_members(pid)]
+    assert not list((tmp_path / "stack" / "run").iterdir())
