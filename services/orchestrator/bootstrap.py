@@ -3,6 +3,11 @@ hands them to handlers and entrypoints."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import grpc
+from nats.aio.client import Client as NATS
+
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2, orchestrator_pb2_grpc
 from services.orchestrator import handlers
 from services.orchestrator.adapters.llm_openai import OpenAILLM
@@ -25,7 +30,22 @@ def job_env(settings: OrchestratorSettings) -> dict[str, str]:
     return {name.upper(): str(value) for name, value in values.items()}
 
 
-async def serve(settings: OrchestratorSettings) -> None:
+@dataclass
+class App:
+    nc: NATS
+    llm: OpenAILLM
+    deps: handlers.Deps
+    servicer: OrchestratorServicer
+
+    def register(self, server: grpc.aio.Server) -> None:
+        orchestrator_pb2_grpc.add_OrchestratorServiceServicer_to_server(self.servicer, server)
+
+    async def close(self) -> None:
+        await self.llm.aclose()
+        await self.nc.drain()
+
+
+async def bootstrap(settings: OrchestratorSettings) -> App:
     nc = await jetstream.connect(settings.nats_url, "conclave-orchestrator")
     js = nc.jetstream()
     await jetstream.ensure_streams(js)
@@ -43,23 +63,17 @@ async def serve(settings: OrchestratorSettings) -> None:
     )
     if settings.default_councils:
         await handlers.ensure_default_councils(deps)
-    servicer = OrchestratorServicer(deps)
+    return App(nc=nc, llm=llm, deps=deps, servicer=OrchestratorServicer(deps))
 
-    async def close() -> None:
-        await llm.aclose()
-        await nc.drain()
 
+async def serve(settings: OrchestratorSettings) -> None:
+    app = await bootstrap(settings)
     plan = grpcserver.ServerPlan(
         port=settings.grpc_port,
         metrics_port=settings.metrics_port,
-        services=[
-            grpcserver.ServiceBinding(
-                SERVICE_NAME,
-                lambda server: orchestrator_pb2_grpc.add_OrchestratorServiceServicer_to_server(servicer, server),
-            )
-        ],
-        workers=workers(js, deps),
-        close=close,
+        services=[grpcserver.ServiceBinding(SERVICE_NAME, app.register)],
+        workers=workers(app.nc.jetstream(), app.deps),
+        close=app.close,
         grace_s=settings.shutdown_grace_s,
     )
     await grpcserver.run(plan)

@@ -5,73 +5,19 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import jsonschema
 import pytest
-from aiohttp import web
 from openai import AsyncOpenAI
 from pydantic import BaseModel, Field
 
 from services.orchestrator.adapters.llm_openai import LLMSettings, OpenAILLM, wait_listener
 from services.orchestrator.adapters.structured import parse_structured, strict_json_schema
 from services.orchestrator.domain.llm import ChatMessage, ChatRequest, LLMError
-from services.simulator.app import create_app
-from services.simulator.settings import SimSettings
+from tests.simkit import Sim
 
 pytestmark = pytest.mark.asyncio
-
-
-class Sim:
-    def __init__(self, port: int, http: aiohttp.ClientSession) -> None:
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}/v1"
-        self.http = http
-
-    async def knobs(self, **knobs: Any) -> None:
-        async with self.http.post(f"http://127.0.0.1:{self.port}/admin/faults", json=knobs) as resp:
-            assert resp.status == 200, await resp.text()
-
-    async def stats(self) -> dict[str, Any]:
-        async with self.http.get(f"http://127.0.0.1:{self.port}/admin/stats") as resp:
-            return dict(await resp.json())
-
-    async def reset(self) -> None:
-        async with self.http.post(f"http://127.0.0.1:{self.port}/admin/stats/reset") as resp:
-            assert resp.status == 200
-
-    async def until(self, pred: Any, within_s: float = 5.0) -> dict[str, Any]:
-        deadline = time.monotonic() + within_s
-        while True:
-            stats = await self.stats()
-            if pred(stats) or time.monotonic() > deadline:
-                return stats
-            await asyncio.sleep(0.02)
-
-    def open_connections(self) -> int:
-        """Server-side ESTABLISHED TCP connections on the simulator's port."""
-        count = 0
-        with open("/proc/net/tcp") as f:
-            for line in f.readlines()[1:]:
-                local, state = line.split()[1], line.split()[3]
-                if int(local.split(":")[1], 16) == self.port and state == "01":
-                    count += 1
-        return count
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[Sim]:
-    runner = web.AppRunner(create_app(SimSettings(port=0)), handler_cancellation=True)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    # No keep-alive, so the admin calls never count as the client's open connections.
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
-        yield Sim(port, http)
-    await runner.cleanup()
 
 
 def settings(sim: Sim, **overrides: Any) -> LLMSettings:
