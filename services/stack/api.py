@@ -5,8 +5,10 @@ os.environ.update(info.env())  # NATS_URL, NEO4J_URI, ... as the services read t
 down(StackConfig())
 """
 
-from collections.abc import Iterable, Mapping
+import fcntl
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from services.stack import supervisor
@@ -110,14 +112,26 @@ def _ensure_all(servers: list[Server], cfg: StackConfig, done: list[ServerStatus
         raise StackError("\n\n".join(errors), started=[s.name for s in done if not s.reused])
 
 
+@contextmanager
+def exclusive(cfg: StackConfig) -> Iterator[None]:
+    """One up or down at a time per state dir: two test sessions starting together would
+    otherwise both spawn every server and one of each pair would lose its port."""
+    run = cfg.path("run")
+    run.mkdir(parents=True, exist_ok=True)
+    with open(run / "stack.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def up(cfg: StackConfig | None = None, only: Iterable[str] | None = None) -> StackInfo:
     """Start what is not running (reuse what is healthy); raise StackError with log tails otherwise."""
     cfg = cfg or StackConfig()
     only = list(only) if only is not None else None
     done: list[ServerStatus] = []
-    _ensure_all(_select(SERVERS, only), cfg, done)
-    if cfg.services:
-        _ensure_all(_select(SERVICES, only), cfg, done)
+    with exclusive(cfg):
+        _ensure_all(_select(SERVERS, only), cfg, done)
+        if cfg.services:
+            _ensure_all(_select(SERVICES, only), cfg, done)
     return StackInfo(stack_env(cfg), done, [s.name for s in done if not s.reused])
 
 
@@ -135,9 +149,10 @@ def down(cfg: StackConfig | None = None, only: Iterable[str] | None = None) -> l
     services = _select(SERVICES, only)
     servers = _select(SERVERS, only)
     stopped = []
-    for wave in (services, servers):
-        if wave:
-            with ThreadPoolExecutor(max_workers=len(wave)) as pool:
-                ran = list(pool.map(lambda s: supervisor.stop(s, cfg), wave))
-            stopped += [s.name for s, r in zip(wave, ran, strict=True) if r]
+    with exclusive(cfg):
+        for wave in (services, servers):
+            if wave:
+                with ThreadPoolExecutor(max_workers=len(wave)) as pool:
+                    ran = list(pool.map(lambda s: supervisor.stop(s, cfg), wave))
+                stopped += [s.name for s, r in zip(wave, ran, strict=True) if r]
     return stopped

@@ -1,8 +1,9 @@
 """Start a server in its own session, remember it by PID file, stop exactly that session.
 
 Each server runs as the leader of a new session (start_new_session=True), so its PID is
-also its process group and session id: stopping signals that group and then sweeps
-anything left in the session, which catches grandchildren that changed their group.
+also its process group and session id. Stopping signals every process of that session
+plus their descendants, which catches children that moved to a group or session of
+their own (Ray runs each job driver in a new session).
 """
 
 import json
@@ -73,8 +74,9 @@ def alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
-def session_members(sid: int) -> list[int]:
-    members = []
+def _processes() -> dict[int, tuple[int, int, int]]:
+    """pid -> (parent, process group, session) of every live (non-zombie) process."""
+    table = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -82,72 +84,53 @@ def session_members(sid: int) -> list[int]:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        # fields[0] is state, [2] process group, [3] session.
-        if fields[0] not in ("Z", "X") and (int(fields[2]) == sid or int(fields[3]) == sid):
-            members.append(int(entry.name))
-    return members
+        if fields[0] not in ("Z", "X"):  # fields: state, ppid, pgrp, session, ...
+            table[int(entry.name)] = (int(fields[1]), int(fields[2]), int(fields[3]))
+    return table
 
 
-def _listening_inodes(port: int) -> set[str]:
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            rows = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for row in rows:
-            fields = row.split()
-            # fields[1] is local "ADDR:PORT" in hex, [3] the state (0A = LISTEN), [9] the inode.
-            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
-                inodes.add(f"socket:[{fields[9]}]")
-    return inodes
+def session_members(sid: int) -> list[int]:
+    """Our session and every descendant of it: Ray starts job drivers in sessions of their own."""
+    table = _processes()
+    members = {pid for pid, (_, pgrp, session) in table.items() if sid in (pgrp, session)}
+    grew = True
+    while grew:
+        children = {pid for pid, (ppid, _, _) in table.items() if ppid in members} - members
+        members |= children
+        grew = bool(children)
+    return sorted(members)
 
 
-def owns_port(sid: int, port: int) -> bool:
-    """Whether a process of our session listens on `port`, so a health answer is really ours
-    and not from a foreign server that already held the port."""
-    inodes = _listening_inodes(port)
-    if not inodes:
-        return False
-    for pid in session_members(sid):
-        try:
-            fds = list(Path(f"/proc/{pid}/fd").iterdir())
-        except OSError:
-            continue
-        for fd in fds:
+def _signal(targets: dict[int, str | None], sig: signal.Signals) -> None:
+    for pid, started in targets.items():
+        if proc_start_time(pid) == started:  # skip a PID recycled since we looked
             try:
-                if os.readlink(fd) in inodes:
-                    return True
-            except OSError:
-                continue
-    return False
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
 
 
-def _signal_all(sid: int, sig: signal.Signals) -> None:
-    try:
-        os.killpg(sid, sig)
-    except ProcessLookupError:
-        pass
+def _remaining(sid: int, targets: dict[int, str | None]) -> dict[int, str | None]:
+    """What is still alive of what we signalled, plus anything new in the session."""
     for pid in session_members(sid):
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
+        targets.setdefault(pid, proc_start_time(pid))
+    return {pid: t for pid, t in targets.items() if t is not None and proc_start_time(pid) == t and alive(pid)}
 
 
 def stop(pid: int, timeout: float) -> None:
-    """SIGTERM the session we created, SIGKILL whatever is still there after `timeout`."""
-    _signal_all(pid, signal.SIGTERM)
+    """SIGTERM the session we created (and its descendants), SIGKILL what is left after `timeout`.
+
+    Members are collected before signalling: once a parent dies its children are reparented
+    and could no longer be found through it.
+    """
+    targets = {member: proc_start_time(member) for member in session_members(pid)}
+    _signal(targets, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        reap(pid)
-        if not session_members(pid):
-            return
+    while (targets := _remaining(pid, targets)) and time.monotonic() < deadline:
         time.sleep(0.1)
-    _signal_all(pid, signal.SIGKILL)
+    _signal(targets, signal.SIGKILL)
     deadline = time.monotonic() + 5
-    while session_members(pid) and time.monotonic() < deadline:
-        reap(pid)
+    while _remaining(pid, targets) and time.monotonic() < deadline:
         time.sleep(0.05)
 
 

@@ -4,7 +4,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.stack import process
+from services.stack import ports, process
 from services.stack.config import StackConfig
 from services.stack.process import Record, RecordStore
 from services.stack.servers.base import Server, StackError
@@ -50,14 +50,23 @@ def _status(server: Server, cfg: StackConfig, record: Record, reused: bool) -> S
     )
 
 
-def _wait_healthy(server: Server, cfg: StackConfig, pid: int, timeout: float) -> str | None:
-    """None once healthy, else why not."""
+def _logged(log: Path | None, line: str) -> bool:
+    if log is None or not line:
+        return True
+    try:
+        return line in log.read_text(errors="replace")
+    except OSError:
+        return False
+
+
+def _wait_healthy(server: Server, cfg: StackConfig, pid: int, timeout: float, log: Path | None = None) -> str | None:
+    """None once healthy (and, for a fresh start, its ready line logged), else why not."""
     deadline = time.monotonic() + timeout
     while True:
         if not process.alive(pid):
             return "process exited"
         health = server.probe(cfg)
-        if health.ok and process.owns_port(pid, server.port(cfg)):
+        if health.ok and ports.owns_port(pid, server.port(cfg)) and _logged(log, server.ready_line):
             return None
         if health.ok:
             health.detail = f"port {server.port(cfg)} answers but is held by a process outside this stack"
@@ -83,7 +92,7 @@ def ensure(server: Server, cfg: StackConfig) -> ServerStatus:
     record = Record(pid, process.proc_start_time(pid) or "", time.time(), note=launch.note)
     record.prepare_seconds = round(prepared - began, 2)
     records.save(server.name, record)
-    failure = _wait_healthy(server, cfg, pid, server.start_timeout(cfg))
+    failure = _wait_healthy(server, cfg, pid, server.start_timeout(cfg), log)
     if failure is not None:
         process.stop(pid, cfg.stop_timeout)
         records.forget(server.name)

@@ -4,6 +4,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from services.stack import api, process
 from services.stack.api import StackConfig, StackError, StackInfo
+from services.stack.servers.nats import Nats
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("CONCLAVE_STACK_EXTERNAL") == "1",
@@ -70,12 +72,15 @@ def test_up_twice_reuses_the_running_servers(stack: StackInfo, stack_config: Sta
 def test_a_server_that_cannot_start_fails_up_with_its_log(tmp_path: Path, held_port: int) -> None:
     cfg = private_config(tmp_path / "stack")
     cfg.nats_port = held_port
-    with pytest.raises(StackError) as failure:
-        api.up(cfg, only=["nats"])
-    assert "nats failed to start" in str(failure.value)
-    assert "address already in use" in str(failure.value)
-    assert failure.value.started == []
-    assert api.status(cfg).servers[0].pid is None
+    try:
+        with pytest.raises(StackError) as failure:
+            api.up(cfg, only=["nats"])
+        assert "nats failed to start" in str(failure.value)
+        assert "address already in use" in str(failure.value)
+        assert failure.value.started == []
+        assert api.status(cfg).servers[0].pid is None  # up cleaned up after itself
+    finally:
+        api.down(cfg)
 
 
 def test_a_foreign_server_on_the_port_is_not_mistaken_for_ours(tmp_path: Path) -> None:
@@ -88,10 +93,15 @@ def test_a_foreign_server_on_the_port_is_not_mistaken_for_ours(tmp_path: Path) -
         stderr=subprocess.DEVNULL,
     )
     try:
+        deadline = time.monotonic() + 30
+        while not Nats().probe(cfg).ok:  # the foreign server must hold the port first
+            assert foreign.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
         with pytest.raises(StackError, match="address already in use"):
             api.up(cfg, only=["nats"])
         assert foreign.poll() is None  # never ours to stop
     finally:
+        api.down(cfg)
         foreign.terminate()
         foreign.wait(timeout=10)
 
@@ -112,16 +122,29 @@ def test_cli_up_exits_non_zero_and_prints_the_log_tail(tmp_path: Path, held_port
 
 
 def test_down_leaves_no_process_behind(tmp_path: Path) -> None:
+    """Including a running Ray job, whose driver Ray starts in a session of its own."""
+    from ray.job_submission import JobStatus, JobSubmissionClient
+
     cfg = private_config(tmp_path / "stack")
     names = ["nats", "valkey", "ray"]
-    sessions: list[int] = []
+    before: dict[int, str | None] = {}
     try:
         info = api.up(cfg, only=names)
         assert sorted(info.started) == sorted(names)
-        sessions += [s.pid for s in info.servers if s.pid]
-        assert all(process.session_members(pid) for pid in sessions)
+        env = info.env()
+        jobs = JobSubmissionClient(env["RAY_ADDRESS"], headers={"Authorization": f"Bearer {env['RAY_AUTH_TOKEN']}"})
+        job = jobs.submit_job(entrypoint="sleep 600", entrypoint_num_cpus=0.1)
+        deadline = time.monotonic() + 60
+        while jobs.get_job_status(job) != JobStatus.RUNNING:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        for server in info.servers:
+            assert server.pid and process.session_members(server.pid)
+            before.update({pid: process.proc_start_time(pid) for pid in process.session_members(server.pid)})
+        assert any(b"sleep" in Path(f"/proc/{pid}/cmdline").read_bytes() for pid in before)
     finally:
         stopped = api.down(cfg)
     assert sorted(stopped) == sorted(names)
-    assert not [pid for pid in sessions if process.session_members(pid)]
-    assert not list((tmp_path / "stack" / "run").iterdir())
+    left = [pid for pid, started in before.items() if process.proc_start_time(pid) == started and process.alive(pid)]
+    assert not left, [Path(f"/proc/{pid}/cmdline").read_bytes()[:80] for pid in left]
+    assert not [p for p in (tmp_path / "stack" / "run").iterdir() if p.suffix in (".pid", ".json")]

@@ -13,6 +13,7 @@ from services.stack.servers.neo4j_build import classpath, ensure_built
 
 class Neo4j(Server):
     name = "neo4j"
+    ready_line = "READY"
     slow = True
 
     def port(self, cfg: StackConfig) -> int:

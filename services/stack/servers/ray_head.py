@@ -43,6 +43,8 @@ def auth_headers(cfg: StackConfig) -> dict[str, str]:
 
 class RayHead(Server):
     name = "ray"
+    # The job API answers before the raylet is up; `ray start --block` logs this when all is.
+    ready_line = "This command will now block forever"
     slow = True
 
     def port(self, cfg: StackConfig) -> int:
