@@ -12,6 +12,7 @@ from typing import Any
 
 import grpc
 from nats.js.client import JetStreamContext
+from nats.js.errors import NotFoundError
 
 from services.context.bootstrap import ContextApp, bootstrap
 from services.context.entrypoints.grpc_servicer import ContextServicer
@@ -105,7 +106,10 @@ async def wait_consumed(live: LiveContext, stream: str, durable: str, seq: int, 
     message up to `seq` was acked (after commit) or terminated."""
 
     async def done() -> bool:
-        info = await live.js.consumer_info(stream, f"{live.prefix}-{durable}")
+        try:
+            info = await live.js.consumer_info(stream, f"{live.prefix}-{durable}")
+        except NotFoundError:  # the worker creates its durable on its first pull
+            return False
         return info.delivered.stream_seq >= seq and info.num_ack_pending == 0
 
     await eventually(done, within)
