@@ -77,7 +77,7 @@ def test_completed_rows_split_winner_and_alternatives() -> None:
     lose = CandidateSummary(agent_id="a2", rank=2, score=0.4, proposal="Dual writes")
     event = DeliberationCompleted(deliberation_id="D", story_id="S", role="DEV", winner=win, candidates=[win, lose])
     winners, alternatives = rows.completed_rows([event])
-    assert winners[0]["title"] == "Use an outbox" and winners[0]["decision_id"] == "dec-D"
+    assert winners[0]["title"] == "DEV council decision: Use an outbox" and winners[0]["decision_id"] == "dec-D"
     assert [a["agent_id"] for a in alternatives] == ["a2"] and alternatives[0]["winner_id"] == "dec-D"
 
 
@@ -95,6 +95,9 @@ def test_status_rows_carry_reason() -> None:
     }
 
 
-@pytest.mark.parametrize(("text", "expected"), [("", ""), ("\n\n# Title here\nbody", "Title here")])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("", ""), ("\n\n# Title here\nbody", "Title here"), ("Revised.\n\n## Plan: X\nbody", "Plan: X"), ("plain", "plain")],
+)
 def test_headline(text: str, expected: str) -> None:
     assert rows.headline(text) == expected

@@ -114,7 +114,7 @@ def completed_rows(events: list[DeliberationCompleted]) -> tuple[list[dict[str, 
                 "plan_version": e.plan_version,
                 "role": e.role.value,
                 "decision_id": decision_id(e.deliberation_id),
-                "title": headline(w.proposal) or f"{e.role.value} council decision",
+                "title": f"{e.role.value} council decision: {headline(w.proposal) or w.agent_id}",
                 "rationale": w.proposal[:800],
                 "score": w.score,
                 "agent_id": w.agent_id,
@@ -147,7 +147,9 @@ def completed_rows(events: list[DeliberationCompleted]) -> tuple[list[dict[str, 
 
 
 def headline(text: str, limit: int = 120) -> str:
-    for line in text.splitlines():
+    """The proposal's first markdown heading, else its first line."""
+    lines = text.splitlines()
+    for line in [*(x for x in lines if x.lstrip().startswith("#")), *lines]:
         line = line.strip().lstrip("#").strip()
         if line:
             return line[:limit]
