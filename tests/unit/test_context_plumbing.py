@@ -97,7 +97,12 @@ def test_status_rows_carry_reason() -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("", ""), ("\n\n# Title here\nbody", "Title here"), ("Revised.\n\n## Plan: X\nbody", "Plan: X"), ("plain", "plain")],
+    [
+        ("", ""),
+        ("\n\n# Title here\nbody", "Title here"),
+        ("Revised.\n\n## Plan: X\nbody", "Plan: X"),
+        ("plain", "plain"),
+    ],
 )
 def test_headline(text: str, expected: str) -> None:
     assert rows.headline(text) == expected
