@@ -126,3 +126,12 @@ def test_estimate_counts_are_plausible() -> None:
     assert estimate_tokens("") == 0
     assert 2 <= estimate_tokens("hello world") <= 4
     assert estimate_tokens("a" * 400) >= 100
+
+
+def test_decisions_on_upstream_work_reach_the_dependent_role() -> None:
+    """QA's T-3 depends on DEV's T-2 (which depends on T-1): DEV's decisions shape QA's work."""
+    out = assemble(story_context(), "QA", "BUILD", POLICY, 4000, count)
+    assert "upstream_decisions" in out.sections
+    assert out.context.index("Playwright") < out.context.index("FastAPI")
+    dev = assemble(story_context(), "DEV", "BUILD", POLICY, 4000, count)
+    assert "Playwright" not in dev.context, "decisions flow upstream to dependents, not back"

@@ -21,6 +21,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("plan", "Plan"),
     ("role_tasks", "Your tasks"),
     ("role_decisions", "Decisions affecting your tasks"),
+    ("upstream_decisions", "Decisions on the work your tasks depend on"),
     ("global_decisions", "Project decisions"),
     ("dependencies", "Dependencies"),
     ("milestones", "Recent milestones"),
@@ -161,6 +162,9 @@ def context_items(ctx: StoryContext, role: str, grant: Grant, task_id: str = "")
         affecting = [d for d in ctx.decisions if _affects_role(d, role, mine_ids)]
         affecting = sorted(_newest_first(affecting), key=lambda d: task_id not in d.affects)
         items += [Item("role_decisions", _decision_text(d, s)) for d in affecting]
+        upstream_ids = _upstream(ctx, mine_ids)
+        upstream = [d for d in ctx.decisions if set(d.affects) & upstream_ids and d not in affecting]
+        items += [Item("upstream_decisions", _decision_text(d, s)) for d in _newest_first(upstream)]
         if "decisions.global" in s:
             glob = _newest_first([d for d in ctx.decisions if not d.affects and not d.role])
             items += [Item("global_decisions", _decision_text(d, s)) for d in glob]
@@ -226,6 +230,19 @@ def _focus_first(tasks: list[TaskItem], task_id: str) -> list[TaskItem]:
 
 def _affects_role(d: DecisionItem, role: str, role_task_ids: set[str]) -> bool:
     return bool(set(d.affects) & role_task_ids) or (d.role == role and not d.affects)
+
+
+def _upstream(ctx: StoryContext, task_ids: set[str]) -> set[str]:
+    """Tasks the given ones depend on, directly or through others: their decisions shape this work."""
+    depends = {t.task_id: t.depends_on for t in ctx.tasks}
+    seen: set[str] = set()
+    frontier = [d for t in task_ids for d in depends.get(t, ())]
+    while frontier:
+        task = frontier.pop()
+        if task not in seen and task not in task_ids:
+            seen.add(task)
+            frontier.extend(depends.get(task, ()))
+    return seen
 
 
 def _newest_first(decisions: list[DecisionItem]) -> list[DecisionItem]:
