@@ -26,6 +26,7 @@ from services.context.domain.tokens import TokenCounter
 from services.context.ports import Cache, Graph, Publish
 from services.context.singleflight import SingleFlight
 from services.shared.events import (
+    CONTEXT_UPDATED,
     ContextUpdated,
     DeliberationCompleted,
     DeliberationEvent,
@@ -76,7 +77,7 @@ async def _after_commit(deps: Deps, revisions: dict[str, int], changes: dict[str
         log.warning("cache invalidation deferred until valkey is back", extra={"stories": len(revisions)})
     updates = [
         ContextUpdated(
-            event_id=f"context.updated:{story_id}:{revision}",
+            event_id=f"{CONTEXT_UPDATED}:{story_id}:{revision}",
             story_id=story_id,
             version=str(revision),
             changes=sorted(set(changes.get(story_id, []))),
@@ -125,7 +126,7 @@ async def _announce(deps: Deps, revisions: dict[str, int], changes: dict[str, li
     try:
         await _after_commit(deps, revisions, changes)
     except Exception:
-        log.exception("context.updated not published", extra={"stories": sorted(revisions)})
+        log.exception("publishing ContextUpdated failed", extra={"stories": sorted(revisions)})
 
 
 async def create_story(

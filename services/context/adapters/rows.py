@@ -7,6 +7,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.shared.events import (
+    DELIBERATION_CANCELLED,
+    DELIBERATION_COMPLETED,
+    DELIBERATION_FAILED,
+    DELIBERATION_STARTED,
     DeliberationCompleted,
     DeliberationEvent,
     PlanApproved,
@@ -14,10 +18,10 @@ from services.shared.events import (
 )
 
 STATUS = {
-    "orchestration.deliberation.started": "RUNNING",
-    "orchestration.deliberation.completed": "COMPLETED",
-    "orchestration.deliberation.failed": "FAILED",
-    "orchestration.deliberation.cancelled": "CANCELLED",
+    DELIBERATION_STARTED: "RUNNING",
+    DELIBERATION_COMPLETED: "COMPLETED",
+    DELIBERATION_FAILED: "FAILED",
+    DELIBERATION_CANCELLED: "CANCELLED",
 }
 
 

@@ -14,6 +14,7 @@ from nats.js.client import JetStreamContext
 from services.context import handlers
 from services.context.handlers import Deps
 from services.shared.events import (
+    DELIBERATION_EVENTS,
     PLAN_APPROVED,
     STORY_TRANSITIONED,
     DeliberationEvent,
@@ -25,7 +26,7 @@ from services.shared.events import (
 from services.shared.grpcserver import Worker
 from services.shared.jetstream import BatchHandler, ConsumerSpec, run_consumer
 
-DELIBERATIONS = "orchestration.deliberation.>"
+DELIBERATIONS = DELIBERATION_EVENTS
 
 
 def consumer_specs(batch_size: int = 500, prefix: str = "context") -> tuple[ConsumerSpec, ...]:
