@@ -130,7 +130,8 @@ async def dispatch_plan(deps: Deps, event: events.PlanApproved) -> None:
         role = wire_role
         did = deliberation_id(event.story_id, event.plan_id, event.plan_version, role)
         request = DeliberationRequest(
-            task=event.title or f"Plan {event.plan_id} for story {event.story_id}",
+            task="\n\n".join(filter(None, [event.title, event.description]))
+            or f"Plan {event.plan_id} for story {event.story_id}",
             role=role, constraints=event.acceptance_criteria, deliberation_id=did,
         )
         record = DeliberationRecord(
@@ -142,7 +143,7 @@ async def dispatch_plan(deps: Deps, event: events.PlanApproved) -> None:
             continue
         active = await deps.deliberations.active(event.story_id, role)
         if active and active.deliberation_id != did:
-            if active.plan_version > event.plan_version and not active.terminal:
+            if active.plan_version > event.plan_version:
                 log.info("stale plan version ignored", extra={"deliberation_id": did})
                 continue
             if supersedes(event.plan_version, active):
