@@ -22,7 +22,7 @@ from services.stack.api import StackConfig, StackInfo, down, up
 
 __all__ = [
     "cpu_seconds", "free_port", "knobs", "median", "private_simulator", "sample_plan", "set_knobs", "sim_stats",
-    "stack", "unique_plan",
+    "stack", "tree_cpu_seconds", "unique_plan",
 ]  # fmt: skip
 
 
@@ -74,13 +74,14 @@ def spawn(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
 
 
 @contextlib.asynccontextmanager
-async def private_simulator(ttft_ms: float, log: Path) -> AsyncIterator[tuple[str, int]]:
-    """`conclave sim serve` in its own process (its own core, not the bench's event loop) on a
-    free port, with a fixed first-token latency and unpaced streaming; yields (/v1 URL, pid)."""
+async def private_simulator(ttft_ms: float, log: Path, workers: int = 1) -> AsyncIterator[tuple[str, int]]:
+    """`conclave sim serve` in its own process(es) (not the bench's event loop) on a free port,
+    with a fixed first-token latency and unpaced streaming; yields (/v1 URL, pid of the parent).
+    With workers > 1 the knobs are fixed at start: /admin reaches one worker only."""
     port = free_port()
     conclave = Path(sys.executable).parent / "conclave"
     proc = spawn([str(conclave), "sim", "serve", "--port", str(port), "--ttft-ms", str(ttft_ms),
-                  "--tokens-per-s", "0"], log)
+                  "--tokens-per-s", "0", "--workers", str(workers)], log)
     url = f"http://127.0.0.1:{port}/v1"
     try:
         deadline = time.monotonic() + 30
@@ -107,6 +108,16 @@ def cpu_seconds(pid: int | None = None) -> float:
         return time.process_time()
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its children (a multi-worker simulator)."""
+    total = 0.0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            with contextlib.suppress(OSError):
+                total += tree_cpu_seconds(int(child))
+    return total + cpu_seconds(pid)
 
 
 def unique_plan(tag: str) -> PlanApproved:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 import uuid
 from collections import Counter
@@ -79,7 +80,8 @@ def _error(status: int, message: str, kind: str = "server_error") -> web.Respons
 async def health(request: web.Request) -> web.Response:
     state = request.app[STATE]
     return web.json_response(
-        {"status": "loading" if state.loading() else "ok", "simulator": True, "note": NOTE}
+        {"status": "loading" if state.loading() else "ok", "simulator": True, "note": NOTE,
+         "worker": os.getpid()}
     )
 
 

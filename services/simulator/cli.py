@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import multiprocessing
+import os
+import signal
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -39,16 +44,49 @@ def serve(
     ] = None,
     loading_s: Annotated[float | None, _opt("model-loading period after start, s", "LOADING_S")] = None,
     seed: Annotated[int | None, _opt("fault RNG seed", "SEED")] = None,
+    workers: Annotated[int, typer.Option(
+        min=1, help="processes sharing the port (SO_REUSEPORT); each keeps its own knobs and stats, "
+                    "so /admin reaches one worker: set knobs at start when workers > 1")] = 1,
 ) -> None:
     """Serve /v1/models, /v1/chat/completions, /health and /admin/{faults,stats}."""
-    overrides = {k: v for k, v in locals().items() if v is not None}
+    overrides = {k: v for k, v in locals().items() if v is not None and k != "workers"}
     settings = SimSettings(**overrides)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    if workers == 1:
+        _run(settings, reuse_port=False)
+        return
+    # One event loop is one core: under a load test the simulator's own per-request work
+    # (building and tokenizing answers) would otherwise queue behind itself.
+    ctx = multiprocessing.get_context("spawn")
+    children = [ctx.Process(target=_worker, args=(settings, os.getpid()), daemon=True) for _ in range(workers - 1)]
+    for child in children:
+        child.start()
+    try:
+        _run(settings, reuse_port=True)
+    finally:
+        for child in children:
+            child.terminate()
+        for child in children:
+            child.join(5)
+
+
+def _run(settings: SimSettings, *, reuse_port: bool) -> None:
     web.run_app(
         create_app(settings),
         host=settings.host,
         port=settings.port,
         handler_cancellation=True,
+        reuse_port=reuse_port or None,
         print=None,
     )
+
+
+def _worker(settings: SimSettings, parent: int) -> None:
+    if sys.platform == "linux":  # die with the parent even if it is killed with SIGKILL
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        return
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    _run(settings, reuse_port=True)
