@@ -11,6 +11,9 @@ from services.gen.fleet.context.v1 import context_pb2 as pb
 from services.gen.fleet.context.v1 import context_pb2_grpc as pb_grpc
 from services.orchestrator.domain.council import Role
 
+POLL_FIRST_S = 0.02
+POLL_MAX_S = 0.25
+
 
 class PlanNotRecorded(TimeoutError):
     pass
@@ -22,11 +25,13 @@ async def plan_context(
     """The role's context once it shows the approved plan; never a context that lacks it.
 
     The Context service consumes the same plan.approved event in parallel, so the plan
-    may land a moment after the job starts: poll, with a bound.
+    may land a moment after the job starts: poll, with a bound. The first re-polls come
+    quickly (the plan is usually a few milliseconds behind), later ones back off to POLL_MAX_S.
     """
     marker = f"{plan_id} v{plan_version}"
     deadline = time.monotonic() + wait_s
     last = "story not recorded yet"
+    pause = POLL_FIRST_S
     async with grpc.aio.insecure_channel(addr) as channel:
         stub = pb_grpc.ContextServiceStub(channel)
         while time.monotonic() < deadline:
@@ -44,5 +49,6 @@ async def plan_context(
                 if marker in text:
                     return text
                 last = f"context has no plan {marker} yet"
-            await asyncio.sleep(0.25)
+            await asyncio.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(pause * 2, POLL_MAX_S)
     raise PlanNotRecorded(f"plan {marker} of story {story_id} not recorded after {wait_s:.0f}s: {last}")
