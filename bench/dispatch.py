@@ -11,7 +11,7 @@ against the ideal, one deliberation's critical path at the simulator's latency:
 Ray job's JobInfo (submission and end times) and the events' own timestamps, and a no-op Ray
 job measures what Ray alone costs per job.
 
-Usage: python bench/dispatch.py [--latency-ms 200] [--runs 3]
+Usage: python bench/dispatch.py [--latency-ms 200] [--runs 3] [--realistic-ms 1000]
 The last line of output is a JSON object with the headline figures (median over runs).
 """
 
@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import json
 import logging
+import math
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from services.orchestrator.domain.model import DEFAULT_ROUNDS
 from services.shared import events, jetstream
 from services.stack.api import StackConfig
 
+RAY_PHASE = "Ray submission -> driver's started event"
 TERMINAL = {events.DELIBERATION_COMPLETED, events.DELIBERATION_FAILED, events.DELIBERATION_CANCELLED}
 
 
@@ -51,6 +53,8 @@ class Role:
     outcome: str = ""
     submitted: float = 0.0  # Ray JobInfo.start_time: the orchestrator's submission
     job_end: float = 0.0  # Ray JobInfo.end_time: the driver exited
+    driver_up: float = 0.0  # the driver's interpreter ran its first line (its "job timings" log line)
+    imports_s: float = 0.0  # the driver's imports, from the same line
 
 
 @dataclass
@@ -68,7 +72,10 @@ class Run:
         rs = list(self.roles.values())
         return {
             "publish -> Ray submission": median(r.submitted - self.published for r in rs),
-            "Ray submission -> driver's started event": median(r.started - r.submitted for r in rs),
+            RAY_PHASE: median(r.started - r.submitted for r in rs),
+            "  Ray: submission -> driver interpreter up": median(r.driver_up - r.submitted for r in rs),
+            "  driver: imports": median(r.imports_s for r in rs),
+            "  driver: imports done -> started event": median(r.started - r.driver_up - r.imports_s for r in rs),
             "started -> completed (context fetch + engine)": median(r.completed - r.started for r in rs),
             "  of which the engine": median(r.engine_s for r in rs),
             "completed event -> received here": median(r.received - r.completed for r in rs),
@@ -108,7 +115,18 @@ async def one_run(nc: Any, ray: JobSubmissionClient, timeout_s: float) -> Run:
         raise RuntimeError(f"story {plan.story_id}: not every role completed: {failed}")
     for role in run.roles.values():
         role.submitted, role.job_end = await job_times(ray, role.deliberation_id)
+        role.driver_up, role.imports_s = await driver_timings(ray, role.deliberation_id)
     return run
+
+
+async def driver_timings(ray: JobSubmissionClient, submission_id: str) -> tuple[float, float]:
+    """When the driver's interpreter came up (epoch s) and how long its imports took, from its log."""
+    logs = await asyncio.to_thread(ray.get_job_logs, submission_id)
+    for line in logs.splitlines():
+        if '"job timings"' in line:
+            marks = json.loads(line)
+            return float(marks["interpreter_up"]), float(marks["imports_s"])
+    return math.nan, math.nan  # a driver from before the timings line existed
 
 
 async def job_times(ray: JobSubmissionClient, submission_id: str) -> tuple[float, float]:
@@ -146,10 +164,17 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             await set_knobs(env["VLLM_URL"], ttft_ms=args.latency_ms, tokens_per_s=0)
             runs = [await one_run(nc, ray, args.timeout) for _ in range(args.runs)]
             noop = [await noop_job(ray) for _ in range(3)]
+            realistic = None
+            if args.realistic_ms:
+                await set_knobs(env["VLLM_URL"], ttft_ms=args.realistic_ms, tokens_per_s=0)
+                realistic = await one_run(nc, ray, args.timeout)
         finally:
             await set_knobs(env["VLLM_URL"], ttft_ms=before["ttft_ms"], tokens_per_s=before["tokens_per_s"])
             await nc.close()
-    return {"latency": args.latency_ms / 1000, "runs": runs, "noop": noop, "started": info.started}
+    return {
+        "latency": args.latency_ms / 1000, "runs": runs, "noop": noop, "started": info.started,
+        "realistic": (args.realistic_ms / 1000, realistic),
+    }  # fmt: skip
 
 
 def report(result: dict[str, Any]) -> dict[str, float]:
@@ -173,11 +198,19 @@ def report(result: dict[str, Any]) -> dict[str, float]:
     for name in phases[0]:
         table.add_row(f"per role (median): {name}", *(f"{p[name]:.2f} s" for p in phases))
     console.print(table)
-    ray_overhead = [p["Ray submission -> driver's started event"] for p in phases]
+    ray_overhead = [p[RAY_PHASE] for p in phases]
     console.print(
         f"No-op Ray job (`python -c pass`), submission -> SUCCEEDED seen by polling: "
         f"{', '.join(f'{s:.2f}' for s in noop)} s"
     )
+    latency_r, realistic = result["realistic"]
+    if realistic is not None:
+        ideal_r = (2 * DEFAULT_ROUNDS + 2) * latency_r
+        console.print(
+            f"At {latency_r * 1000:.0f} ms per call (closer to a real model), one run: five roles completed after "
+            f"{realistic.seconds:.2f} s, ideal {ideal_r:.2f} s, overhead {realistic.seconds - ideal_r:.2f} s, "
+            f"Ray submission -> started {realistic.phases()[RAY_PHASE]:.2f} s."
+        )
     five = median(r.seconds for r in runs)
     return {
         "five_roles_seconds": round(five, 3),
@@ -191,6 +224,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--latency-ms", type=float, default=200.0, help="simulated first-token latency per call")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--realistic-ms", type=float, default=1000.0, help="one more run at this latency per call (0: skip)"
+    )
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for one run's five results")
     logging.basicConfig(level=logging.WARNING)
     outcome = asyncio.run(main(parser.parse_args()))
