@@ -9,7 +9,6 @@ carries nothing but the id that Ray uses as the submission id.
 from __future__ import annotations
 
 import gc
-import os
 import sys
 import time
 
@@ -21,10 +20,6 @@ if __name__ == "__main__":
     # objects live as long as the job, so collecting them is wasted work; gc.freeze() below keeps
     # later collections off them too.
     gc.disable()
-    # nats-py imports aiohttp (~0.1 s) only for its websocket transport, which a nats:// URL never
-    # uses; without it nats-py falls back to plain TCP. A ws:// NATS_URL keeps it.
-    if not os.environ.get("NATS_URL", "").startswith(("ws://", "wss://")):
-        sys.modules.setdefault("aiohttp", None)  # type: ignore[arg-type]
 
 import asyncio
 import logging
