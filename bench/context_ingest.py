@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
+from common import stack
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from rich.console import Console
 from rich.table import Table
@@ -40,7 +41,7 @@ from services.gen.fleet.context.v1 import context_pb2_grpc
 from services.shared.events import PLAN_APPROVED, Event, PlanApproved, PlanTask, parse_event
 from services.shared.jetstream import ConsumerSpec, process_batch
 from services.shared.settings import ContextSettings
-from services.stack.api import StackConfig, up
+from services.stack.api import StackConfig
 
 BATCH = 500
 
@@ -198,8 +199,11 @@ async def get_context_latency(app: ContextApp, run: str, stories: int) -> dict[s
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
-    info = await asyncio.to_thread(up, StackConfig(services=False), ["nats", "valkey", "neo4j"])
-    env = info.env()
+    async with stack(StackConfig(services=False), ["nats", "valkey", "neo4j"]) as info:
+        return await measure(info.env(), args)
+
+
+async def measure(env: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
     settings = ContextSettings(
         nats_url=env["NATS_URL"],
         neo4j_uri=env["NEO4J_URI"],
