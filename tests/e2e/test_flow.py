@@ -114,9 +114,13 @@ async def test_newer_plan_version_cancels_the_running_deliberation(e2e: Flow) ->
             lambda: any(e.plan_version == 2 for e in e2e.recorder.of(sid, events.DeliberationCompleted)), 180, "v2"
         )
         assert (await e2e.record(old.deliberation_id)).state == opb.CANCELLED
-        status = await asyncio.to_thread(
-            job_client(e2e.env["RAY_ADDRESS"], e2e.env["RAY_AUTH_TOKEN"]).get_job_status, old.deliberation_id
-        )
+        # Ray stops a job asynchronously: SIGTERM to the driver, then its status follows.
+        client = job_client(e2e.env["RAY_ADDRESS"], e2e.env["RAY_AUTH_TOKEN"])
+        for _ in range(150):
+            status = await asyncio.to_thread(client.get_job_status, old.deliberation_id)
+            if status.is_terminal():
+                break
+            await asyncio.sleep(0.2)
         assert status in {JobStatus.STOPPED, JobStatus.FAILED}
         assert not e2e.recorder.of(sid, events.DeliberationCompleted)[0].plan_version == 1
     finally:
