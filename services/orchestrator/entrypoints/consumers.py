@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from nats.js.client import JetStreamContext
 
@@ -29,21 +31,13 @@ OUTCOMES = jetstream.ConsumerSpec(
 
 
 def workers(js: JetStreamContext, deps: handlers.Deps, housekeeping_s: float = 5.0) -> list[Worker]:
-    async def plans(stop: asyncio.Event) -> None:
-        async def handle(batch: list[events.Event]) -> None:
-            for event in batch:
-                assert isinstance(event, events.PlanApproved)
-                await handlers.dispatch_plan(deps, event)
+    def one_by_one(spec: jetstream.ConsumerSpec, handle: Callable[[Any], Awaitable[None]]) -> Worker:
+        # Dispatch and outcome handlers are idempotent per event; a batch only saves round trips.
+        async def batch(events_: list[events.Event]) -> None:
+            for event in events_:
+                await handle(event)
 
-        await jetstream.run_consumer(js, PLANS, handle, stop)
-
-    async def outcomes(stop: asyncio.Event) -> None:
-        async def handle(batch: list[events.Event]) -> None:
-            for event in batch:
-                assert isinstance(event, events.DeliberationEvent)
-                await handlers.record_outcome(deps, event)
-
-        await jetstream.run_consumer(js, OUTCOMES, handle, stop)
+        return lambda stop: jetstream.run_consumer(js, spec, batch, stop)
 
     async def housekeeping(stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -55,4 +49,8 @@ def workers(js: JetStreamContext, deps: handlers.Deps, housekeeping_s: float = 5
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=housekeeping_s)
 
-    return [plans, outcomes, housekeeping]
+    return [
+        one_by_one(PLANS, lambda e: handlers.dispatch_plan(deps, e)),
+        one_by_one(OUTCOMES, lambda e: handlers.record_outcome(deps, e)),
+        housekeeping,
+    ]
