@@ -14,11 +14,6 @@ from services.stack import api, process
 from services.stack.api import StackConfig, StackError, StackInfo
 from services.stack.servers.nats import Nats
 
-# These two read the session stack's own records, which an external stack does not have.
-session_stack_only = pytest.mark.skipif(
-    os.environ.get("CONCLAVE_STACK_EXTERNAL") == "1", reason="the stack's records belong to whoever runs it"
-)
-
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -38,8 +33,20 @@ def private_config(state_dir: Path) -> StackConfig:
         ray_dashboard_port=free_port(),
         ray_client_port=free_port(),
         ray_agent_port=free_port(),
+        neo4j_bolt_port=free_port(),
         simulator_port=free_port(),
     )
+
+
+@pytest.fixture(scope="module")
+def private_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[StackInfo, StackConfig]]:
+    """A whole stack of its own, so these tests read records this run wrote, whatever the session uses."""
+    cfg = private_config(tmp_path_factory.mktemp("lifecycle") / "stack")
+    info = api.up(cfg)
+    try:
+        yield info, cfg
+    finally:
+        api.down(cfg)
 
 
 @pytest.fixture
@@ -50,8 +57,8 @@ def held_port() -> Iterator[int]:
         yield int(sock.getsockname()[1])
 
 
-@session_stack_only
-def test_status_reports_every_server_healthy(stack: StackInfo, stack_config: StackConfig) -> None:
+def test_status_reports_every_server_healthy(private_stack: tuple[StackInfo, StackConfig]) -> None:
+    stack, stack_config = private_stack
     report = api.status(stack_config)
     expected = set(api.NAMES) if stack_config.services else {s.name for s in api.SERVERS}
     running = {s.name: s for s in report.servers if s.name in expected}
@@ -62,8 +69,8 @@ def test_status_reports_every_server_healthy(stack: StackInfo, stack_config: Sta
     assert set(api.ENV_NAMES) <= set(stack.env())
 
 
-@session_stack_only
-def test_up_twice_reuses_the_running_servers(stack: StackInfo, stack_config: StackConfig) -> None:
+def test_up_twice_reuses_the_running_servers(private_stack: tuple[StackInfo, StackConfig]) -> None:
+    stack, stack_config = private_stack
     before = {s.name: s.pid for s in api.status(stack_config).servers if s.pid}
     again = api.up(stack_config)
     assert again.started == []
