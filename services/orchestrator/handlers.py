@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -21,12 +19,10 @@ from services.orchestrator.domain.model import (
     OrchestrationResult,
 )
 from services.orchestrator.domain.tracking import DeliberationRecord, State, deliberation_id, now, supersedes
-from services.orchestrator.outcomes import header, terminal_event
+from services.orchestrator.outcomes import Publish, header, settle, transition
 from services.shared import events
 
 log = logging.getLogger(__name__)
-
-Publish = Callable[[events.Event], Awaitable[bool]]
 
 
 class NotFound(LookupError):
@@ -152,18 +148,11 @@ async def dispatch_plan(deps: Deps, event: events.PlanApproved) -> None:
 
 
 async def record_outcome(deps: Deps, event: events.DeliberationEvent) -> None:
-    """Move the stored record along as the job reports; terminal states are final."""
+    """Move the stored record along as the job reports; terminal states are final. The job
+    records its own events before publishing them, so this catches up only after a crash."""
     record = await deps.deliberations.get(event.deliberation_id)
-    if record is None:
-        return
-    if isinstance(event, events.DeliberationStarted):
-        await deps.deliberations.save(record.moved_to(State.RUNNING))
-    elif isinstance(event, events.DeliberationCompleted):
-        await deps.deliberations.save(record.moved_to(State.COMPLETED, result=event.model_dump(mode="json")))
-    elif isinstance(event, events.DeliberationFailed):
-        await deps.deliberations.save(record.moved_to(State.FAILED, reason=event.reason))
-    elif isinstance(event, events.DeliberationCancelled):
-        await deps.deliberations.save(record.moved_to(State.CANCELLED, reason=event.reason))
+    if record is not None and (moved := transition(record, event)) != record:
+        await deps.deliberations.save(moved)
 
 
 async def get_deliberation(deps: Deps, did: str) -> DeliberationRecord:
@@ -174,7 +163,9 @@ async def get_deliberation(deps: Deps, did: str) -> DeliberationRecord:
 
 
 async def cancel(deps: Deps, did: str, reason: str) -> DeliberationRecord:
-    return await _finish(deps, await get_deliberation(deps, did), State.CANCELLED, reason or "cancelled by request")
+    record = await get_deliberation(deps, did)
+    await _finish(deps, record, events.DeliberationCancelled(**header(record), reason=reason or "cancelled by request"))
+    return await get_deliberation(deps, did)
 
 
 async def reap_expired(deps: Deps) -> list[str]:
@@ -182,7 +173,8 @@ async def reap_expired(deps: Deps) -> list[str]:
     at = now()
     expired = [r for r in await deps.deliberations.all() if r.expired(at)]
     for record in expired:
-        await _finish(deps, record, State.FAILED, f"deadline of {deps.deadline_s:.0f}s exceeded")
+        reason = f"deadline of {deps.deadline_s:.0f}s exceeded"
+        await _finish(deps, record, events.DeliberationFailed(**header(record), reason=reason))
     return [r.deliberation_id for r in expired]
 
 
@@ -195,23 +187,20 @@ async def reconcile_jobs(deps: Deps) -> list[str]:
             continue
         job = await deps.jobs.status(record.deliberation_id)
         if job is not None and job.is_terminal():
-            # Give the job's own final event a moment to arrive before overruling it.
-            await asyncio.sleep(2)
+            # A job stores its final state before it exits, so a record still open now was orphaned;
+            # re-read it, as the job may have finished since the scan.
             fresh = await deps.deliberations.get(record.deliberation_id)
             if fresh and not fresh.terminal:
-                await _finish(deps, fresh, State.FAILED, f"Ray job ended as {job.value} without a result")
+                reason = f"Ray job ended as {job.value} without a result"
+                await _finish(deps, fresh, events.DeliberationFailed(**header(fresh), reason=reason))
                 ended.append(record.deliberation_id)
     return ended
 
 
-async def _finish(deps: Deps, record: DeliberationRecord, state: State, reason: str) -> DeliberationRecord:
-    if record.terminal:
-        return record
-    await deps.jobs.stop(record.deliberation_id)
-    saved = await deps.deliberations.save(record.moved_to(state, reason=reason))
-    if saved.state == state:
-        await deps.publish(terminal_event(saved))
-    return saved
+async def _finish(deps: Deps, record: DeliberationRecord, event: events.DeliberationEvent) -> None:
+    if not record.terminal:
+        await deps.jobs.stop(record.deliberation_id)
+        await settle(deps.deliberations, deps.publish, record, event)
 
 
 @dataclass

@@ -1,12 +1,17 @@
-"""Translate engine results and stored records into the wire events of the contract."""
+"""Translate engine results and stored records into the wire events of the contract,
+and record each life-cycle event before anyone can see it."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from services.orchestrator.adapters.state_kv import DeliberationStore
 from services.orchestrator.domain.model import Candidate, DeliberationResult, ProgressEvent
 from services.orchestrator.domain.tracking import DeliberationRecord, State
 from services.shared import events
+
+Publish = Callable[[events.Event], Awaitable[bool]]
 
 
 def header(record: DeliberationRecord) -> dict[str, Any]:
@@ -19,10 +24,27 @@ def header(record: DeliberationRecord) -> dict[str, Any]:
     }
 
 
-def terminal_event(record: DeliberationRecord) -> events.DeliberationEvent:
-    if record.state == State.CANCELLED:
-        return events.DeliberationCancelled(**header(record), reason=record.reason)
-    return events.DeliberationFailed(**header(record), reason=record.reason)
+def transition(record: DeliberationRecord, event: events.DeliberationEvent) -> DeliberationRecord:
+    """The record once `event` has happened to it."""
+    if isinstance(event, events.DeliberationCompleted):
+        return record.moved_to(State.COMPLETED, result=event.model_dump(mode="json"))
+    if isinstance(event, events.DeliberationFailed):
+        return record.moved_to(State.FAILED, reason=event.reason)
+    if isinstance(event, events.DeliberationCancelled):
+        return record.moved_to(State.CANCELLED, reason=event.reason)
+    return record.moved_to(State.RUNNING)
+
+
+async def settle(
+    store: DeliberationStore, publish: Publish, record: DeliberationRecord, event: events.DeliberationEvent
+) -> bool:
+    """Store the transition, then announce it, so whoever sees the event finds the record
+    already moved. False, and nothing announced, when another final state was stored first:
+    a deliberation has one final state and one final event."""
+    if not await store.save(transition(record, event)):
+        return False
+    await publish(event)
+    return True
 
 
 def candidate_summary(candidate: Candidate) -> events.CandidateSummary:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.orchestrator import handlers
+from services.orchestrator import handlers, outcomes
 from services.orchestrator.domain.council import Council, Role, default_council
 from services.orchestrator.domain.tracking import DeliberationRecord, State, deliberation_id
 from services.shared import events
@@ -34,12 +34,11 @@ class Deliberations:
         self.active_ids[(record.story_id, record.role)] = record.deliberation_id
         return True
 
-    async def save(self, record: DeliberationRecord) -> DeliberationRecord:
-        stored = self.records[record.deliberation_id]
-        if stored.terminal:
-            return stored
+    async def save(self, record: DeliberationRecord) -> bool:
+        if self.records[record.deliberation_id].terminal:
+            return False
         self.records[record.deliberation_id] = record
-        return record
+        return True
 
     async def active(self, story_id: str, role: Role) -> DeliberationRecord | None:
         did = self.active_ids.get((story_id, role))
@@ -132,3 +131,34 @@ async def test_expired_deliberations_fail_and_their_jobs_stop() -> None:
     expired = await handlers.reap_expired(d)
     assert expired == jobs.stopped == [deliberation_id("S", "P", 1, Role.DEV)]
     assert isinstance(published[-1], events.DeliberationFailed) and "deadline" in published[-1].reason
+
+
+async def test_a_late_job_result_neither_reopens_nor_reannounces_a_cancelled_deliberation() -> None:
+    d, published, jobs = deps(Role.DEV)
+    await handlers.dispatch_plan(d, approved())
+    did = deliberation_id("S", "P", 1, Role.DEV)
+    cancelled = await handlers.cancel(d, did, "not needed")
+    assert cancelled.state == State.CANCELLED and jobs.stopped == [did]
+    record = await handlers.get_deliberation(d, did)
+    header = {"deliberation_id": did, "story_id": "S", "plan_id": "P", "role": Role.DEV}
+    late = events.DeliberationFailed(**header, reason="x")
+    assert not await outcomes.settle(d.deliberations, d.publish, record, late)
+    assert [type(e).__name__ for e in published] == ["DeliberationCancelled"]
+    assert (await handlers.get_deliberation(d, did)).reason == "not needed"
+
+
+async def test_an_event_is_stored_before_it_is_announced() -> None:
+    d, _, _ = deps(Role.DEV)
+    await handlers.dispatch_plan(d, approved())
+    did = deliberation_id("S", "P", 1, Role.DEV)
+    seen: list[State] = []
+
+    async def publish(event: events.Event) -> bool:
+        seen.append((await handlers.get_deliberation(d, did)).state)
+        return True
+
+    record = await handlers.get_deliberation(d, did)
+    header = {"deliberation_id": did, "story_id": "S", "plan_id": "P", "role": Role.DEV}
+    assert await outcomes.settle(d.deliberations, publish, record, events.DeliberationStarted(**header))
+    assert await outcomes.settle(d.deliberations, publish, record, events.DeliberationFailed(**header, reason="r"))
+    assert seen == [State.RUNNING, State.FAILED]

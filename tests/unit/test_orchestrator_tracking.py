@@ -6,8 +6,8 @@ from services.gen.fleet.orchestrator.v1 import orchestrator_pb2 as pb
 from services.orchestrator.domain.model import Candidate, DeliberationRequest, DeliberationResult, StageUsage
 from services.orchestrator.domain.tracking import DeliberationRecord, State, deliberation_id, now, supersedes
 from services.orchestrator.entrypoints import grpc_mapping
-from services.orchestrator.outcomes import completed_event, terminal_event
-from services.shared.events import DELIBERATION_CANCELLED, DeliberationCompleted, Role
+from services.orchestrator.outcomes import completed_event, transition
+from services.shared.events import DeliberationCancelled, DeliberationCompleted, DeliberationStarted, Role
 
 
 def record(**fields: object) -> DeliberationRecord:
@@ -38,12 +38,14 @@ def test_expiry_and_superseding() -> None:
     assert supersedes(3, r) and not supersedes(2, r) and not supersedes(1, r)
 
 
-def test_terminal_event_carries_reason_and_deterministic_id() -> None:
-    cancelled = record(story_id="S", plan_id="P").moved_to(State.CANCELLED, reason="superseded by plan version 2")
-    event = terminal_event(cancelled)
-    assert event.subject == DELIBERATION_CANCELLED
-    assert event.event_id == "d-1.cancelled"
-    assert "superseded" in event.reason  # type: ignore[attr-defined]
+def test_events_move_records_and_a_final_state_stays() -> None:
+    header = {"deliberation_id": "d-1", "story_id": "S", "plan_id": "P", "role": Role.DEV}
+    running = transition(record(), DeliberationStarted(**header))
+    assert running.state == State.RUNNING
+    cancelled = transition(running, DeliberationCancelled(**header, reason="superseded by plan version 2"))
+    assert (cancelled.state, cancelled.reason) == (State.CANCELLED, "superseded by plan version 2")
+    assert transition(cancelled, DeliberationStarted(**header)) == cancelled
+    assert DeliberationCancelled(**header, reason="r").event_id == "d-1.cancelled"
 
 
 def _result() -> DeliberationResult:

@@ -92,19 +92,19 @@ class DeliberationStore:
             await self._active.put(_safe(f"{record.story_id}.{record.role.value}"), record.deliberation_id.encode())
         return True
 
-    async def save(self, record: DeliberationRecord) -> DeliberationRecord:
-        """Write a transition unless the stored record is already terminal (first final state wins)."""
+    async def save(self, record: DeliberationRecord) -> bool:
+        """Write a transition unless the stored record is already terminal (first final state
+        wins); False when it was."""
         for _ in range(5):
             entry = await self._records.get(record.deliberation_id)
-            stored = DeliberationRecord.model_validate_json(entry.value or b"{}")
-            if stored.terminal:
-                return stored
+            if DeliberationRecord.model_validate_json(entry.value or b"{}").terminal:
+                return False
             try:
                 payload = record.model_dump_json().encode()
                 await self._records.update(record.deliberation_id, payload, last=entry.revision)
             except KeyWrongLastSequenceError:
                 continue
-            return record
+            return True
         raise RuntimeError(f"could not save {record.deliberation_id}: too much contention")
 
     async def active(self, story_id: str, role: Role) -> DeliberationRecord | None:

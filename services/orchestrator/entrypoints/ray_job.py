@@ -34,7 +34,7 @@ from services.orchestrator.adapters.state_kv import CouncilStore, DeliberationSt
 from services.orchestrator.domain.errors import CouncilFailed, ValidationError
 from services.orchestrator.domain.model import DeliberationResult, ProgressEvent
 from services.orchestrator.domain.tracking import DeliberationRecord
-from services.orchestrator.outcomes import agent_event, completed_event, header
+from services.orchestrator.outcomes import agent_event, completed_event, header, settle
 from services.shared import events, jetstream
 from services.shared.logs import configure
 from services.shared.settings import OrchestratorSettings
@@ -62,21 +62,26 @@ async def run(deliberation_id: str, settings: OrchestratorSettings) -> int:
     nc = await jetstream.connect(settings.nats_url, f"conclave-job-{deliberation_id}")
     js = nc.jetstream()
     llm = OpenAILLM(settings)
+
+    async def publish(event: events.Event) -> bool:
+        return await jetstream.publish(js, event)
+
     try:
-        record = await (await DeliberationStore.open(js)).get(deliberation_id)
+        store = await DeliberationStore.open(js)
+        record = await store.get(deliberation_id)
         if record is None:
             log.error("no such deliberation", extra={"deliberation_id": deliberation_id})
             return 2
-        if record.terminal:
+        # A deliberation cancelled before its job came up never starts.
+        if not await settle(store, publish, record, events.DeliberationStarted(**header(record))):
             return 0
-        await jetstream.publish(js, events.DeliberationStarted(**header(record)))
         timings.mark("started_event")
         try:
             result = await _deliberate(record, settings, llm, js, timings)
         except (CouncilFailed, ValidationError, TimeoutError) as exc:
-            await jetstream.publish(js, events.DeliberationFailed(**header(record), reason=str(exc)))
+            await settle(store, publish, record, events.DeliberationFailed(**header(record), reason=str(exc)))
             return 1
-        await jetstream.publish(js, completed_event(record, result))
+        await settle(store, publish, record, completed_event(record, result))
         timings.mark("completed_event")
         log.info("job timings", extra=timings.extra(deliberation_id))
         return 0
