@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -19,9 +18,10 @@ import httpx
 from services.demo.run import sample_plan
 from services.shared.events import PlanApproved
 from services.stack.api import StackConfig, StackInfo, down, up
+from services.stack.config import free_port
 
 __all__ = [
-    "cpu_seconds", "free_port", "knobs", "median", "private_simulator", "sample_plan", "set_knobs", "sim_stats",
+    "cpu_seconds", "knobs", "median", "private_simulator", "sample_plan", "set_knobs", "sim_stats",
     "stack", "tree_cpu_seconds", "unique_plan",
 ]  # fmt: skip
 
@@ -35,12 +35,6 @@ async def stack(cfg: StackConfig, only: Iterable[str] | None = None) -> AsyncIte
     finally:
         if info.started:
             await asyncio.to_thread(down, cfg, info.started)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def admin_url(vllm_url: str) -> str:

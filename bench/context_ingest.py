@@ -10,7 +10,9 @@
    cached (second read), p50/p99.
 
 Usage: python bench/context_ingest.py [--events 20000] [--baseline-events 1000] [--stories 1000]
-The stack is started or reused (CONCLAVE_STACK_* settings pick its ports).
+The bench floods `planning.plan.approved`, which any Orchestrator on that stack would
+later dispatch, so it runs NATS, ValKey and Neo4j of its own on free ports in a
+throwaway folder, and stops them at the end.
 The last line of output is a JSON object with the headline figures.
 """
 
@@ -21,9 +23,11 @@ import asyncio
 import json
 import logging
 import statistics
+import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -199,8 +203,10 @@ async def get_context_latency(app: ContextApp, run: str, stories: int) -> dict[s
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
-    async with stack(StackConfig(services=False), ["nats", "valkey", "neo4j"]) as info:
-        return await measure(info.env(), args)
+    with tempfile.TemporaryDirectory(prefix="conclave-bench-") as state:
+        cfg = StackConfig.private(Path(state), services=False)
+        async with stack(cfg, ["nats", "valkey", "neo4j"]) as info:
+            return await measure(info.env(), args)
 
 
 async def measure(env: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:

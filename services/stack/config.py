@@ -1,7 +1,9 @@
 """Where the stack lives and which ports it uses; every field is an env var CONCLAVE_STACK_<FIELD>."""
 
+import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -48,3 +50,16 @@ class StackConfig(BaseSettings):
 
     def path(self, *parts: str) -> Path:
         return self.state_dir.resolve().joinpath(*parts)
+
+    @classmethod
+    def private(cls, state_dir: Path, **fields: Any) -> "StackConfig":
+        """A stack of its own on free ports, for runs that must neither touch nor pollute the usual one."""
+        ports = {name: free_port() for name in cls.model_fields if name.endswith("_port")}
+        return cls(state_dir=state_dir, **(ports | fields))
+
+
+def free_port() -> int:
+    """A port that was free a moment ago; the OS hands out a fresh one each time."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -24,13 +24,8 @@ from services.context import handlers
 from services.context.domain.model import StoryContext
 from services.gen.fleet.context.v1 import context_pb2 as pb
 from services.stack.api import StackInfo
+from services.stack.config import free_port
 from tests.integration.context_support import LiveContext, start_live
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

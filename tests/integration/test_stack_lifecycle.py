@@ -12,36 +12,14 @@ import pytest
 
 from services.stack import api, process
 from services.stack.api import StackConfig, StackError, StackInfo
+from services.stack.config import free_port
 from services.stack.servers.nats import Nats
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def private_config(state_dir: Path) -> StackConfig:
-    """A second stack on free ports, so these tests never touch the session stack."""
-    return StackConfig(
-        state_dir=state_dir,
-        services=False,
-        nats_port=free_port(),
-        nats_monitor_port=free_port(),
-        valkey_port=free_port(),
-        ray_gcs_port=free_port(),
-        ray_dashboard_port=free_port(),
-        ray_client_port=free_port(),
-        ray_agent_port=free_port(),
-        neo4j_bolt_port=free_port(),
-        simulator_port=free_port(),
-    )
 
 
 @pytest.fixture(scope="module")
 def private_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[StackInfo, StackConfig]]:
     """A whole stack of its own, so these tests read records this run wrote, whatever the session uses."""
-    cfg = private_config(tmp_path_factory.mktemp("lifecycle") / "stack")
+    cfg = StackConfig.private(tmp_path_factory.mktemp("lifecycle") / "stack", services=False)
     info = api.up(cfg)
     try:
         yield info, cfg
@@ -79,7 +57,7 @@ def test_up_twice_reuses_the_running_servers(private_stack: tuple[StackInfo, Sta
 
 
 def test_a_server_that_cannot_start_fails_up_with_its_log(tmp_path: Path, held_port: int) -> None:
-    cfg = private_config(tmp_path / "stack")
+    cfg = StackConfig.private(tmp_path / "stack", services=False)
     cfg.nats_port = held_port
     try:
         with pytest.raises(StackError) as failure:
@@ -93,7 +71,7 @@ def test_a_server_that_cannot_start_fails_up_with_its_log(tmp_path: Path, held_p
 
 
 def test_a_foreign_server_on_the_port_is_not_mistaken_for_ours(tmp_path: Path) -> None:
-    cfg = private_config(tmp_path / "stack")
+    cfg = StackConfig.private(tmp_path / "stack", services=False)
     data = tmp_path / "foreign"
     ports = ["-p", str(cfg.nats_port), "-m", str(cfg.nats_monitor_port)]
     foreign = subprocess.Popen(
@@ -134,7 +112,7 @@ def test_down_leaves_no_process_behind(tmp_path: Path) -> None:
     """Including a running Ray job, whose driver Ray starts in a session of its own."""
     from ray.job_submission import JobStatus, JobSubmissionClient
 
-    cfg = private_config(tmp_path / "stack")
+    cfg = StackConfig.private(tmp_path / "stack", services=False)
     names = ["nats", "valkey", "ray"]
     before: dict[int, str | None] = {}
     try:

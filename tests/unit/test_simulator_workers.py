@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -10,11 +9,7 @@ from pathlib import Path
 
 import httpx
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from services.stack.config import free_port
 
 
 def _children(pid: int) -> list[int]:
@@ -22,7 +17,7 @@ def _children(pid: int) -> list[int]:
 
 
 def test_workers_share_the_port_and_stop_with_the_parent() -> None:
-    port = _free_port()
+    port = free_port()
     conclave = Path(sys.executable).parent / "conclave"
     proc = subprocess.Popen([str(conclave), "sim", "serve", "--port", str(port), "--workers", "2"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
