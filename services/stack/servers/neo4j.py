@@ -25,7 +25,7 @@ class Neo4j(Server):
         if java is None:
             raise StackError("neo4j: java not found on PATH (Java 17 is required)")
         argv = [
-            java, "-Xms512m", "-Xmx1g",
+            java, "-Xms1g", "-Xmx2g", "-XX:+UseParallelGC",
             "-cp", classpath(cfg),
             "conclave.stack.ConclaveNeo4j",
             str(self.data_dir(cfg)), str(cfg.neo4j_bolt_port), str(cfg.path("logs", "neo4j-internal")),
