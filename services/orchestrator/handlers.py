@@ -171,7 +171,7 @@ async def cancel(deps: Deps, did: str, reason: str) -> DeliberationRecord:
 async def reap_expired(deps: Deps) -> list[str]:
     """Fail what outlived its deadline, so every deliberation reaches a terminal state."""
     at = now()
-    expired = [r for r in await deps.deliberations.all() if r.expired(at)]
+    expired = [r for r in await deps.deliberations.unfinished() if r.expired(at)]
     for record in expired:
         reason = f"deadline of {deps.deadline_s:.0f}s exceeded"
         await _finish(deps, record, events.DeliberationFailed(**header(record), reason=reason))
@@ -181,9 +181,9 @@ async def reap_expired(deps: Deps) -> list[str]:
 async def reconcile_jobs(deps: Deps) -> list[str]:
     """Fail deliberations whose Ray job ended without reporting (e.g. the driver crashed)."""
     ended = []
-    for record in await deps.deliberations.all():
+    for record in await deps.deliberations.unfinished():
         young = (now() - record.created_at).total_seconds() < 30
-        if record.terminal or (record.state == State.PENDING and young):
+        if record.state == State.PENDING and young:
             continue
         job = await deps.jobs.status(record.deliberation_id)
         if job is not None and job.is_terminal():

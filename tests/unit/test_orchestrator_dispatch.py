@@ -47,6 +47,9 @@ class Deliberations:
     async def all(self) -> list[DeliberationRecord]:
         return list(self.records.values())
 
+    async def unfinished(self) -> list[DeliberationRecord]:
+        return [r for r in self.records.values() if not r.terminal]
+
 
 class Jobs:
     def __init__(self) -> None:

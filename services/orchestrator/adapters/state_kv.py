@@ -18,6 +18,8 @@ COUNCILS_BUCKET = "conclave_councils"
 DELIBERATIONS_BUCKET = "conclave_deliberations"
 # Index from (story, role) to the deliberation currently holding it, for superseding.
 ACTIVE_BUCKET = "conclave_active"
+# The ids of deliberations not yet final: housekeeping scans these, not every record ever kept.
+OPEN_BUCKET = "conclave_open"
 
 
 async def _bucket(js: JetStreamContext, name: str) -> KeyValue:
@@ -67,13 +69,21 @@ class CouncilStore:
 
 
 class DeliberationStore:
-    def __init__(self, records: KeyValue, active: KeyValue) -> None:
+    def __init__(self, js: JetStreamContext, records: KeyValue, active: KeyValue, unfinished: KeyValue) -> None:
+        self._js = js
         self._records = records
         self._active = active
+        self._open = unfinished
 
     @classmethod
     async def open(cls, js: JetStreamContext) -> DeliberationStore:
-        return cls(await _bucket(js, DELIBERATIONS_BUCKET), await _bucket(js, ACTIVE_BUCKET))
+        buckets = (DELIBERATIONS_BUCKET, ACTIVE_BUCKET, OPEN_BUCKET)
+        return cls(js, *[await _bucket(js, name) for name in buckets])
+
+    async def _unlist(self, deliberation_id: str) -> None:
+        # A KV delete leaves a marker that every later key scan reads again; purging the
+        # key's subject in the bucket's stream (KV_<bucket>, $KV.<bucket>.<key>) leaves none.
+        await self._js.purge_stream(f"KV_{OPEN_BUCKET}", subject=f"$KV.{OPEN_BUCKET}.{deliberation_id}")
 
     async def get(self, deliberation_id: str) -> DeliberationRecord | None:
         try:
@@ -84,6 +94,8 @@ class DeliberationStore:
 
     async def create(self, record: DeliberationRecord) -> bool:
         """False when the id exists already: dispatch is idempotent."""
+        # Listed as open first: a crash in between leaves a stray id, never an unlisted record.
+        await self._open.put(record.deliberation_id, b"")
         try:
             await self._records.create(record.deliberation_id, record.model_dump_json().encode())
         except KeyWrongLastSequenceError:
@@ -104,6 +116,8 @@ class DeliberationStore:
                 await self._records.update(record.deliberation_id, payload, last=entry.revision)
             except KeyWrongLastSequenceError:
                 continue
+            if record.terminal:
+                await self._unlist(record.deliberation_id)
             return True
         raise RuntimeError(f"could not save {record.deliberation_id}: too much contention")
 
@@ -117,6 +131,17 @@ class DeliberationStore:
     async def all(self) -> list[DeliberationRecord]:
         records = [await self.get(key) for key in await _keys(self._records)]
         return [r for r in records if r is not None]
+
+    async def unfinished(self) -> list[DeliberationRecord]:
+        """Records not yet final, read through the open index rather than every record kept."""
+        found = []
+        for key in await _keys(self._open):
+            record = await self.get(key)
+            if record is not None and record.terminal:
+                await self._unlist(key)  # its final save died before unlisting it
+            elif record is not None:
+                found.append(record)
+        return found
 
 
 async def _keys(kv: KeyValue) -> list[str]:
