@@ -19,7 +19,7 @@ from services.orchestrator.domain.model import (
     OrchestrationResult,
 )
 from services.orchestrator.domain.tracking import DeliberationRecord, State, deliberation_id, now, supersedes
-from services.orchestrator.outcomes import Publish, header, settle, transition
+from services.orchestrator.outcomes import Publish, final_event, header, settle, transition
 from services.shared import events
 
 log = logging.getLogger(__name__)
@@ -151,8 +151,10 @@ async def record_outcome(deps: Deps, event: events.DeliberationEvent) -> None:
     """Move the stored record along as the job reports; terminal states are final. The job
     records its own events before publishing them, so this catches up only after a crash."""
     record = await deps.deliberations.get(event.deliberation_id)
-    if record is not None and (moved := transition(record, event)) != record:
-        await deps.deliberations.save(moved)
+    if record is None or (moved := transition(record, event)) == record:
+        return
+    if await deps.deliberations.save(moved) and moved.terminal:
+        await deps.deliberations.unlist(record.deliberation_id)  # the event is out: we consumed it
 
 
 async def get_deliberation(deps: Deps, did: str) -> DeliberationRecord:
@@ -171,7 +173,7 @@ async def cancel(deps: Deps, did: str, reason: str) -> DeliberationRecord:
 async def reap_expired(deps: Deps) -> list[str]:
     """Fail what outlived its deadline, so every deliberation reaches a terminal state."""
     at = now()
-    expired = [r for r in await deps.deliberations.unfinished() if r.expired(at)]
+    expired = [r for r in await deps.deliberations.listed() if r.expired(at)]
     for record in expired:
         reason = f"deadline of {deps.deadline_s:.0f}s exceeded"
         await _finish(deps, record, events.DeliberationFailed(**header(record), reason=reason))
@@ -181,9 +183,9 @@ async def reap_expired(deps: Deps) -> list[str]:
 async def reconcile_jobs(deps: Deps) -> list[str]:
     """Fail deliberations whose Ray job ended without reporting (e.g. the driver crashed)."""
     ended = []
-    for record in await deps.deliberations.unfinished():
+    for record in await deps.deliberations.listed():
         young = (now() - record.created_at).total_seconds() < 30
-        if record.state == State.PENDING and young:
+        if record.terminal or (record.state == State.PENDING and young):
             continue
         job = await deps.jobs.status(record.deliberation_id)
         if job is not None and job.is_terminal():
@@ -195,6 +197,18 @@ async def reconcile_jobs(deps: Deps) -> list[str]:
                 await _finish(deps, fresh, events.DeliberationFailed(**header(fresh), reason=reason))
                 ended.append(record.deliberation_id)
     return ended
+
+
+async def announce_unannounced(deps: Deps) -> list[str]:
+    """Publish the final event of records stored as final whose publisher died before telling
+    anyone. Event ids are deterministic, so one that did get out is dropped as a duplicate."""
+    announced = []
+    for record in await deps.deliberations.listed():
+        if record.terminal:
+            await deps.publish(final_event(record))
+            await deps.deliberations.unlist(record.deliberation_id)
+            announced.append(record.deliberation_id)
+    return announced
 
 
 async def _finish(deps: Deps, record: DeliberationRecord, event: events.DeliberationEvent) -> None:

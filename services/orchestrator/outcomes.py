@@ -24,6 +24,15 @@ def header(record: DeliberationRecord) -> dict[str, Any]:
     }
 
 
+def final_event(record: DeliberationRecord) -> events.DeliberationEvent:
+    """The final event of a final record, rebuilt from what the record keeps."""
+    if record.state == State.COMPLETED:
+        return events.DeliberationCompleted.model_validate(record.result)
+    if record.state == State.CANCELLED:
+        return events.DeliberationCancelled(**header(record), reason=record.reason)
+    return events.DeliberationFailed(**header(record), reason=record.reason)
+
+
 def transition(record: DeliberationRecord, event: events.DeliberationEvent) -> DeliberationRecord:
     """The record once `event` has happened to it."""
     if isinstance(event, events.DeliberationCompleted):
@@ -40,10 +49,14 @@ async def settle(
 ) -> bool:
     """Store the transition, then announce it, so whoever sees the event finds the record
     already moved. False, and nothing announced, when another final state was stored first:
-    a deliberation has one final state and one final event."""
-    if not await store.save(transition(record, event)):
+    a deliberation has one final state and one final event. A final record leaves the open
+    index only once its event is out; housekeeping re-announces it if this process dies first."""
+    moved = transition(record, event)
+    if not await store.save(moved):
         return False
     await publish(event)
+    if moved.terminal:
+        await store.unlist(record.deliberation_id)
     return True
 
 

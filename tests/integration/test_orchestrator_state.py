@@ -1,29 +1,55 @@
-"""Deliberation records in the stack's real JetStream KV: first final state wins, and
-housekeeping reads only what is still open."""
+"""Deliberation records in the stack's real JetStream KV and the events announcing them:
+first final state wins, a final state is announced once, and housekeeping reads only
+what is still open."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
-from nats.js.client import JetStreamContext
+from nats.aio.client import Client
+from nats.aio.msg import Msg
 
-from services.orchestrator.adapters.state_kv import DELIBERATIONS_BUCKET, OPEN_BUCKET, DeliberationStore
+from services.orchestrator import handlers
+from services.orchestrator.adapters.state_kv import OPEN_BUCKET, DeliberationStore
 from services.orchestrator.domain.model import DeliberationRequest
 from services.orchestrator.domain.tracking import DeliberationRecord, State
-from services.shared import jetstream
+from services.orchestrator.outcomes import header, settle
+from services.shared import events, jetstream
 from services.shared.events import Role
 from services.stack.api import StackInfo
 
 
 @pytest.fixture
-async def js(stack: StackInfo) -> AsyncIterator[JetStreamContext]:
-    nc = await jetstream.connect(stack.env()["NATS_URL"], "state-test")
+async def nc(stack: StackInfo) -> AsyncIterator[Client]:
+    client = await jetstream.connect(stack.env()["NATS_URL"], "state-test")
     try:
-        yield nc.jetstream()
+        yield client
     finally:
-        await nc.drain()
+        await client.drain()
+
+
+async def publish_with(nc: Client) -> Any:
+    async def publish(event: events.Event) -> bool:
+        return await jetstream.publish(nc.jetstream(), event)
+
+    return publish
+
+
+async def heard(nc: Client, deliberation_id: str) -> list[str]:
+    """Event ids seen on the deliberation subjects for this deliberation, from now on."""
+    seen: list[str] = []
+
+    async def on(msg: Msg) -> None:
+        event = events.parse_event(msg.subject, msg.data)
+        if getattr(event, "deliberation_id", "") == deliberation_id:
+            seen.append(event.event_id)
+
+    await nc.subscribe(events.DELIBERATION_EVENTS, cb=on)
+    return seen
 
 
 def fresh() -> DeliberationRecord:
@@ -32,40 +58,52 @@ def fresh() -> DeliberationRecord:
 
 
 async def open_ids(store: DeliberationStore) -> set[str]:
-    return {r.deliberation_id for r in await store.unfinished()}
+    return {r.deliberation_id for r in await store.listed()}
 
 
-async def messages_under(js: JetStreamContext, deliberation_id: str) -> int:
+async def messages_under(nc: Client, deliberation_id: str) -> int:
     """Messages the open index keeps for this id: a KV delete would leave a marker here."""
     subject = f"$KV.{OPEN_BUCKET}.{deliberation_id}"
-    info = await js.stream_info(f"KV_{OPEN_BUCKET}", subjects_filter=subject)
+    info = await nc.jetstream().stream_info(f"KV_{OPEN_BUCKET}", subjects_filter=subject)
     return (info.state.subjects or {}).get(subject, 0)
 
 
-async def test_a_final_state_is_kept_and_unlisted_without_a_trace(js: JetStreamContext) -> None:
-    store = await DeliberationStore.open(js)
+async def test_a_final_state_is_stored_announced_once_and_unlisted_without_a_trace(nc: Client) -> None:
+    store = await DeliberationStore.open(nc.jetstream())
+    publish = await publish_with(nc)
     running, done = fresh(), fresh()
     for record in (running, done):
         assert await store.create(record)
     assert not await store.create(running)
-    assert await store.save(running.moved_to(State.RUNNING))
-    assert await store.save(done.moved_to(State.FAILED, reason="boom"))
-    assert not await store.save(done.moved_to(State.COMPLETED))
+    seen = await heard(nc, done.deliberation_id)
+    assert await settle(store, publish, running, events.DeliberationStarted(**header(running)))
+    assert await settle(store, publish, done, events.DeliberationFailed(**header(done), reason="boom"))
+    assert not await settle(store, publish, done, events.DeliberationCancelled(**header(done), reason="late"))
     stored = await store.get(done.deliberation_id)
     assert stored is not None and (stored.state, stored.reason) == (State.FAILED, "boom")
+    await nc.flush()
+    await asyncio.sleep(0.2)
+    assert seen == [f"{done.deliberation_id}.failed"]
     ids = await open_ids(store)
     assert running.deliberation_id in ids and done.deliberation_id not in ids
-    assert await messages_under(js, running.deliberation_id) == 1
-    assert await messages_under(js, done.deliberation_id) == 0
+    assert await messages_under(nc, running.deliberation_id) == 1
+    assert await messages_under(nc, done.deliberation_id) == 0
 
 
-async def test_an_open_entry_left_by_a_crash_is_dropped_on_the_next_scan(js: JetStreamContext) -> None:
-    store = await DeliberationStore.open(js)
+async def test_a_final_state_whose_publisher_died_is_announced_by_housekeeping(nc: Client) -> None:
+    store = await DeliberationStore.open(nc.jetstream())
     record = fresh()
     assert await store.create(record)
-    # A final state written without unlisting it, as a process that died in between leaves it.
-    records = await js.key_value(DELIBERATIONS_BUCKET)
-    await records.put(record.deliberation_id, record.moved_to(State.CANCELLED).model_dump_json().encode())
-    assert await messages_under(js, record.deliberation_id) == 1
+    seen = await heard(nc, record.deliberation_id)
+    # Stored as cancelled by a process that died before publishing.
+    assert await store.save(record.moved_to(State.CANCELLED, reason="superseded"))
+    deps = handlers.Deps(llm=None, councils=None, deliberations=store, jobs=None,  # type: ignore[arg-type]
+                         publish=await publish_with(nc))
+    # The stack's own Orchestrator runs the same housekeeping and may get there first; either
+    # way the event goes out exactly once.
+    await handlers.announce_unannounced(deps)
+    await nc.flush()
+    await asyncio.sleep(0.2)
+    assert seen == [f"{record.deliberation_id}.cancelled"]
+    assert await messages_under(nc, record.deliberation_id) == 0
     assert record.deliberation_id not in await open_ids(store)
-    assert await messages_under(js, record.deliberation_id) == 0

@@ -23,11 +23,13 @@ class Deliberations:
     def __init__(self) -> None:
         self.records: dict[str, DeliberationRecord] = {}
         self.active_ids: dict[tuple[str, Role], str] = {}
+        self.open_ids: set[str] = set()
 
     async def get(self, did: str) -> DeliberationRecord | None:
         return self.records.get(did)
 
     async def create(self, record: DeliberationRecord) -> bool:
+        self.open_ids.add(record.deliberation_id)
         if record.deliberation_id in self.records:
             return False
         self.records[record.deliberation_id] = record
@@ -47,8 +49,11 @@ class Deliberations:
     async def all(self) -> list[DeliberationRecord]:
         return list(self.records.values())
 
-    async def unfinished(self) -> list[DeliberationRecord]:
-        return [r for r in self.records.values() if not r.terminal]
+    async def listed(self) -> list[DeliberationRecord]:
+        return [self.records[did] for did in sorted(self.open_ids)]
+
+    async def unlist(self, did: str) -> None:
+        self.open_ids.discard(did)
 
 
 class Jobs:
@@ -165,3 +170,21 @@ async def test_an_event_is_stored_before_it_is_announced() -> None:
     assert await outcomes.settle(d.deliberations, publish, record, events.DeliberationStarted(**header))
     assert await outcomes.settle(d.deliberations, publish, record, events.DeliberationFailed(**header, reason="r"))
     assert seen == [State.RUNNING, State.FAILED]
+
+
+async def test_a_final_state_whose_publisher_died_is_announced_once_by_housekeeping() -> None:
+    d, published, _ = deps(Role.DEV)
+    await handlers.dispatch_plan(d, approved())
+    did = deliberation_id("S", "P", 1, Role.DEV)
+    record = await handlers.get_deliberation(d, did)
+    # Stored as completed, then the job died before publishing.
+    completed = events.DeliberationCompleted(
+        deliberation_id=did, story_id="S", plan_id="P", role=Role.DEV,
+        winner=(winner := events.CandidateSummary(agent_id="dev-1", rank=1, score=0.9, proposal="p")),
+        candidates=[winner],
+    )
+    assert await d.deliberations.save(outcomes.transition(record, completed))
+    assert await handlers.announce_unannounced(d) == [did]
+    assert published == [completed]
+    assert await handlers.announce_unannounced(d) == []
+    assert await handlers.reap_expired(d) == [] and await handlers.reconcile_jobs(d) == []

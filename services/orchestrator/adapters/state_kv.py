@@ -18,7 +18,8 @@ COUNCILS_BUCKET = "conclave_councils"
 DELIBERATIONS_BUCKET = "conclave_deliberations"
 # Index from (story, role) to the deliberation currently holding it, for superseding.
 ACTIVE_BUCKET = "conclave_active"
-# The ids of deliberations not yet final: housekeeping scans these, not every record ever kept.
+# The ids of deliberations whose final event is not yet out: housekeeping scans these, not
+# every record ever kept, and re-announces a final state whose publisher died.
 OPEN_BUCKET = "conclave_open"
 
 
@@ -80,7 +81,8 @@ class DeliberationStore:
         buckets = (DELIBERATIONS_BUCKET, ACTIVE_BUCKET, OPEN_BUCKET)
         return cls(js, *[await _bucket(js, name) for name in buckets])
 
-    async def _unlist(self, deliberation_id: str) -> None:
+    async def unlist(self, deliberation_id: str) -> None:
+        """Drop the id from the open index, once its final event is out."""
         # A KV delete leaves a marker that every later key scan reads again; purging the
         # key's subject in the bucket's stream (KV_<bucket>, $KV.<bucket>.<key>) leaves none.
         await self._js.purge_stream(f"KV_{OPEN_BUCKET}", subject=f"$KV.{OPEN_BUCKET}.{deliberation_id}")
@@ -116,8 +118,6 @@ class DeliberationStore:
                 await self._records.update(record.deliberation_id, payload, last=entry.revision)
             except KeyWrongLastSequenceError:
                 continue
-            if record.terminal:
-                await self._unlist(record.deliberation_id)
             return True
         raise RuntimeError(f"could not save {record.deliberation_id}: too much contention")
 
@@ -132,16 +132,10 @@ class DeliberationStore:
         records = [await self.get(key) for key in await _keys(self._records)]
         return [r for r in records if r is not None]
 
-    async def unfinished(self) -> list[DeliberationRecord]:
-        """Records not yet final, read through the open index rather than every record kept."""
-        found = []
-        for key in await _keys(self._open):
-            record = await self.get(key)
-            if record is not None and record.terminal:
-                await self._unlist(key)  # its final save died before unlisting it
-            elif record is not None:
-                found.append(record)
-        return found
+    async def listed(self) -> list[DeliberationRecord]:
+        """The records in the open index: not yet final, or final but not yet announced."""
+        records = [await self.get(key) for key in await _keys(self._open)]
+        return [r for r in records if r is not None]
 
 
 async def _keys(kv: KeyValue) -> list[str]:

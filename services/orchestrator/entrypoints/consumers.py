@@ -44,6 +44,7 @@ def workers(js: JetStreamContext, deps: handlers.Deps, housekeeping_s: float = 5
             try:
                 await handlers.reap_expired(deps)
                 await handlers.reconcile_jobs(deps)
+                await handlers.announce_unannounced(deps)
             except Exception:
                 log.exception("housekeeping failed; will retry")
             with contextlib.suppress(TimeoutError):
