@@ -178,11 +178,15 @@ async def test_unreachable_server_is_reported(sim: Sim) -> None:
 
 
 async def test_in_flight_requests_are_bounded(sim: Sim) -> None:
-    await sim.knobs(ttft_ms=150)
+    # Long enough that all nine calls reach the cap before the first one ends, even on a busy machine.
+    await sim.knobs(ttft_ms=1000)
     async with OpenAILLM(settings(sim, llm_max_in_flight=3)) as llm:
         calls = [asyncio.create_task(llm.chat(dev_request(temperature=t / 10))) for t in range(9)]
-        await asyncio.sleep(0.05)
-        assert llm.status().in_flight == 3 and llm.status().queued == 6
+        deadline = time.monotonic() + 5
+        while (status := llm.status()).in_flight + status.queued < 9:
+            assert time.monotonic() < deadline, status
+            await asyncio.sleep(0.01)
+        assert (status.in_flight, status.queued) == (3, 6)
         await asyncio.gather(*calls)
         assert llm.status().in_flight == 0 and llm.status().queued == 0
     stats = await sim.stats()

@@ -4,14 +4,13 @@ what is still open."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from nats.aio.client import Client
-from nats.aio.msg import Msg
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from services.orchestrator import handlers
 from services.orchestrator.adapters.state_kv import OPEN_BUCKET, DeliberationStore
@@ -39,17 +38,32 @@ async def publish_with(nc: Client) -> Any:
     return publish
 
 
-async def heard(nc: Client, deliberation_id: str) -> list[str]:
-    """Event ids seen on the deliberation subjects for this deliberation, from now on."""
-    seen: list[str] = []
+STREAM = events.stream_for(events.DELIBERATION_EVENTS).name
 
-    async def on(msg: Msg) -> None:
-        event = events.parse_event(msg.subject, msg.data)
-        if getattr(event, "deliberation_id", "") == deliberation_id:
-            seen.append(event.event_id)
 
-    await nc.subscribe(events.DELIBERATION_EVENTS, cb=on)
-    return seen
+async def last_seq(nc: Client) -> int:
+    return int((await nc.jetstream().stream_info(STREAM)).state.last_seq)
+
+
+async def stored_since(nc: Client, seq: int, deliberation_id: str) -> list[str]:
+    """Event ids JetStream stored for this deliberation after `seq`: what consumers will see
+    (a duplicate Msg-Id is acked but not stored, so core subscribers are no judge of that)."""
+    config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=seq + 1,
+                            ack_policy=AckPolicy.NONE)
+    sub = await nc.jetstream().pull_subscribe(events.DELIBERATION_EVENTS, stream=STREAM, config=config)
+    ids = []
+    try:
+        while True:
+            try:
+                msgs = await sub.fetch(100, timeout=1)
+            except TimeoutError:
+                return ids
+            for msg in msgs:
+                event = events.parse_event(msg.subject, msg.data)
+                if getattr(event, "deliberation_id", "") == deliberation_id:
+                    ids.append(event.event_id)
+    finally:
+        await sub.unsubscribe()
 
 
 def fresh() -> DeliberationRecord:
@@ -75,26 +89,25 @@ async def test_a_final_state_is_stored_announced_once_and_unlisted_without_a_tra
     for record in (running, done):
         assert await store.create(record)
     assert not await store.create(running)
-    seen = await heard(nc, done.deliberation_id)
+    since = await last_seq(nc)
     assert await settle(store, publish, running, events.DeliberationStarted(**header(running)))
     assert await settle(store, publish, done, events.DeliberationFailed(**header(done), reason="boom"))
     assert not await settle(store, publish, done, events.DeliberationCancelled(**header(done), reason="late"))
     stored = await store.get(done.deliberation_id)
     assert stored is not None and (stored.state, stored.reason) == (State.FAILED, "boom")
-    await nc.flush()
-    await asyncio.sleep(0.2)
-    assert seen == [f"{done.deliberation_id}.failed"]
+    assert await stored_since(nc, since, done.deliberation_id) == [f"{done.deliberation_id}.failed"]
     ids = await open_ids(store)
     assert running.deliberation_id in ids and done.deliberation_id not in ids
     assert await messages_under(nc, running.deliberation_id) == 1
     assert await messages_under(nc, done.deliberation_id) == 0
+    assert await settle(store, publish, running, events.DeliberationCancelled(**header(running), reason="test over"))
 
 
 async def test_a_final_state_whose_publisher_died_is_announced_by_housekeeping(nc: Client) -> None:
     store = await DeliberationStore.open(nc.jetstream())
     record = fresh()
     assert await store.create(record)
-    seen = await heard(nc, record.deliberation_id)
+    since = await last_seq(nc)
     # Stored as cancelled by a process that died before publishing.
     assert await store.save(record.moved_to(State.CANCELLED, reason="superseded"))
     deps = handlers.Deps(llm=None, councils=None, deliberations=store, jobs=None,  # type: ignore[arg-type]
@@ -102,8 +115,6 @@ async def test_a_final_state_whose_publisher_died_is_announced_by_housekeeping(n
     # The stack's own Orchestrator runs the same housekeeping and may get there first; either
     # way the event goes out exactly once.
     await handlers.announce_unannounced(deps)
-    await nc.flush()
-    await asyncio.sleep(0.2)
-    assert seen == [f"{record.deliberation_id}.cancelled"]
+    assert await stored_since(nc, since, record.deliberation_id) == [f"{record.deliberation_id}.cancelled"]
     assert await messages_under(nc, record.deliberation_id) == 0
     assert record.deliberation_id not in await open_ids(store)
