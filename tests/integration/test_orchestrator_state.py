@@ -100,6 +100,8 @@ async def test_a_final_state_is_stored_announced_once_and_unlisted_without_a_tra
     assert running.deliberation_id in ids and done.deliberation_id not in ids
     assert await messages_under(nc, running.deliberation_id) == 1
     assert await messages_under(nc, done.deliberation_id) == 0
+    assert not await store.create(done)  # a redelivered plan finds it and lists nothing again
+    assert await messages_under(nc, done.deliberation_id) == 0
     assert await settle(store, publish, running, events.DeliberationCancelled(**header(running), reason="test over"))
 
 

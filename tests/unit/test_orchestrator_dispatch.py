@@ -29,9 +29,9 @@ class Deliberations:
         return self.records.get(did)
 
     async def create(self, record: DeliberationRecord) -> bool:
-        self.open_ids.add(record.deliberation_id)
         if record.deliberation_id in self.records:
             return False
+        self.open_ids.add(record.deliberation_id)
         self.records[record.deliberation_id] = record
         self.active_ids[(record.story_id, record.role)] = record.deliberation_id
         return True

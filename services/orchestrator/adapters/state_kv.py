@@ -96,6 +96,8 @@ class DeliberationStore:
 
     async def create(self, record: DeliberationRecord) -> bool:
         """False when the id exists already: dispatch is idempotent."""
+        if await self.get(record.deliberation_id) is not None:
+            return False  # never re-list a record that may be final and announced already
         # Listed as open first: a crash in between leaves a stray id, never an unlisted record.
         await self._open.put(record.deliberation_id, b"")
         try:
