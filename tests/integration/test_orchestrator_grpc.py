@@ -4,6 +4,7 @@ and the stack's real NATS (councils live in JetStream KV)."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -115,7 +116,10 @@ async def test_faults_end_every_deliberation_cleanly_and_leave_nothing_behind(
     assert sum(not isinstance(o, BaseException) for o in outcomes) >= 1
     stats = await orchestrator.sim.until(lambda s: s["in_flight"] == 0, within_s=10)
     assert stats["in_flight"] == 0
-    await asyncio.sleep(0.2)
+    # Finished calls let go of their tasks a moment later; wait for that, boundedly.
+    deadline = time.monotonic() + 5
+    while len(our_tasks()) > tasks_before and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
     assert len(our_tasks()) <= tasks_before
 
 
