@@ -170,20 +170,28 @@ async def cancel(deps: Deps, did: str, reason: str) -> DeliberationRecord:
     return await get_deliberation(deps, did)
 
 
-async def reap_expired(deps: Deps) -> list[str]:
+async def housekeep(deps: Deps) -> None:
+    """One read of the open index serves all three sweeps; each re-checks what it acts on."""
+    listed = await deps.deliberations.listed()
+    await announce_unannounced(deps, listed)
+    await reap_expired(deps, listed)
+    await reconcile_jobs(deps, listed)
+
+
+async def reap_expired(deps: Deps, listed: list[DeliberationRecord]) -> list[str]:
     """Fail what outlived its deadline, so every deliberation reaches a terminal state."""
     at = now()
-    expired = [r for r in await deps.deliberations.listed() if r.expired(at)]
+    expired = [r for r in listed if r.expired(at)]
     for record in expired:
         reason = f"deadline of {deps.deadline_s:.0f}s exceeded"
         await _finish(deps, record, events.DeliberationFailed(**header(record), reason=reason))
     return [r.deliberation_id for r in expired]
 
 
-async def reconcile_jobs(deps: Deps) -> list[str]:
+async def reconcile_jobs(deps: Deps, listed: list[DeliberationRecord]) -> list[str]:
     """Fail deliberations whose Ray job ended without reporting (e.g. the driver crashed)."""
     ended = []
-    for record in await deps.deliberations.listed():
+    for record in listed:
         young = (now() - record.created_at).total_seconds() < 30
         if record.terminal or (record.state == State.PENDING and young):
             continue
@@ -199,11 +207,11 @@ async def reconcile_jobs(deps: Deps) -> list[str]:
     return ended
 
 
-async def announce_unannounced(deps: Deps) -> list[str]:
+async def announce_unannounced(deps: Deps, listed: list[DeliberationRecord]) -> list[str]:
     """Publish the final event of records stored as final whose publisher died before telling
     anyone. Event ids are deterministic, so one that did get out is dropped as a duplicate."""
     announced = []
-    for record in await deps.deliberations.listed():
+    for record in listed:
         if record.terminal:
             await deps.publish(final_event(record))
             await deps.deliberations.unlist(record.deliberation_id)

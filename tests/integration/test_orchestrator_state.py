@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from functools import partial
 
 import pytest
 from nats.aio.client import Client
@@ -29,13 +29,6 @@ async def nc(stack: StackInfo) -> AsyncIterator[Client]:
         yield client
     finally:
         await client.drain()
-
-
-async def publish_with(nc: Client) -> Any:
-    async def publish(event: events.Event) -> bool:
-        return await jetstream.publish(nc.jetstream(), event)
-
-    return publish
 
 
 STREAM = events.stream_for(events.DELIBERATION_EVENTS).name
@@ -84,7 +77,7 @@ async def messages_under(nc: Client, deliberation_id: str) -> int:
 
 async def test_a_final_state_is_stored_announced_once_and_unlisted_without_a_trace(nc: Client) -> None:
     store = await DeliberationStore.open(nc.jetstream())
-    publish = await publish_with(nc)
+    publish = partial(jetstream.publish, nc.jetstream())
     running, done = fresh(), fresh()
     for record in (running, done):
         assert await store.create(record)
@@ -113,10 +106,10 @@ async def test_a_final_state_whose_publisher_died_is_announced_by_housekeeping(n
     # Stored as cancelled by a process that died before publishing.
     assert await store.save(record.moved_to(State.CANCELLED, reason="superseded"))
     deps = handlers.Deps(llm=None, councils=None, deliberations=store, jobs=None,  # type: ignore[arg-type]
-                         publish=await publish_with(nc))
+                         publish=partial(jetstream.publish, nc.jetstream()))
     # The stack's own Orchestrator runs the same housekeeping and may get there first; either
     # way the event goes out exactly once.
-    await handlers.announce_unannounced(deps)
+    await handlers.announce_unannounced(deps, await store.listed())
     assert await stored_since(nc, since, record.deliberation_id) == [f"{record.deliberation_id}.cancelled"]
     assert await messages_under(nc, record.deliberation_id) == 0
     assert record.deliberation_id not in await open_ids(store)

@@ -136,7 +136,7 @@ async def test_expired_deliberations_fail_and_their_jobs_stop() -> None:
     d, published, jobs = deps(Role.DEV)
     d.deadline_s = 0.0
     await handlers.dispatch_plan(d, approved())
-    expired = await handlers.reap_expired(d)
+    expired = await handlers.reap_expired(d, await d.deliberations.listed())
     assert expired == jobs.stopped == [deliberation_id("S", "P", 1, Role.DEV)]
     assert isinstance(published[-1], events.DeliberationFailed) and "deadline" in published[-1].reason
 
@@ -184,7 +184,8 @@ async def test_a_final_state_whose_publisher_died_is_announced_once_by_housekeep
         candidates=[winner],
     )
     assert await d.deliberations.save(outcomes.transition(record, completed))
-    assert await handlers.announce_unannounced(d) == [did]
+    assert await handlers.announce_unannounced(d, await d.deliberations.listed()) == [did]
     assert published == [completed]
-    assert await handlers.announce_unannounced(d) == []
-    assert await handlers.reap_expired(d) == [] and await handlers.reconcile_jobs(d) == []
+    assert await handlers.announce_unannounced(d, await d.deliberations.listed()) == []
+    listed = await d.deliberations.listed()
+    assert await handlers.reap_expired(d, listed) == [] and await handlers.reconcile_jobs(d, listed) == []

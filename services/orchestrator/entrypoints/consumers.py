@@ -42,9 +42,7 @@ def workers(js: JetStreamContext, deps: handlers.Deps, housekeeping_s: float = 5
     async def housekeeping(stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                await handlers.reap_expired(deps)
-                await handlers.reconcile_jobs(deps)
-                await handlers.announce_unannounced(deps)
+                await handlers.housekeep(deps)
             except Exception:
                 log.exception("housekeeping failed; will retry")
             with contextlib.suppress(TimeoutError):

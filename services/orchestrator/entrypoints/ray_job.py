@@ -24,6 +24,7 @@ if __name__ == "__main__":
 import asyncio
 import logging
 import signal
+from functools import partial
 
 from nats.js.client import JetStreamContext
 
@@ -62,10 +63,7 @@ async def run(deliberation_id: str, settings: OrchestratorSettings) -> int:
     nc = await jetstream.connect(settings.nats_url, f"conclave-job-{deliberation_id}")
     js = nc.jetstream()
     llm = OpenAILLM(settings)
-
-    async def publish(event: events.Event) -> bool:
-        return await jetstream.publish(js, event)
-
+    publish = partial(jetstream.publish, js)
     try:
         store = await DeliberationStore.open(js)
         record = await store.get(deliberation_id)
