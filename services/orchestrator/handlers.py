@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from services.orchestrator import chair as chair_step
 from services.orchestrator import deliberation as engine
 from services.orchestrator.adapters.ray_jobs import RayJobs
 from services.orchestrator.adapters.state_kv import CouncilStore, DeliberationStore
@@ -98,7 +99,7 @@ async def orchestrate(
 ) -> OrchestrationResult:
     chair_council = await deps.councils.get(chair) or default_council(chair)
     council = await deps.councils.get(request.role)
-    return await engine.orchestrate(deps.llm, request, council, chair=chair_council.agents[0])
+    return await chair_step.orchestrate(deps.llm, request, council, chair=chair_council.agents[0])
 
 
 # Deliberations as Ray jobs --------------------------------------------------

@@ -10,10 +10,9 @@ from typing import Any
 import jsonschema
 import pytest
 from openai import AsyncOpenAI
-from pydantic import BaseModel, Field
 
 from services.orchestrator.adapters.llm_openai import LLMSettings, OpenAILLM, wait_listener
-from services.orchestrator.adapters.structured import parse_structured, strict_json_schema
+from services.orchestrator.domain.answers import InvalidAnswer, parse_review, review_schema
 from services.orchestrator.domain.llm import ChatMessage, ChatRequest, LLMError
 from tests.simkit import Sim
 
@@ -59,23 +58,12 @@ async def test_non_streaming_path_of_the_simulator(sim: Sim) -> None:
     assert models.data[0].owned_by == "conclave-simulator"
 
 
-class ItemReview(BaseModel):
-    label: str
-    correctness: int = Field(ge=1, le=10)
-    completeness: int = Field(ge=1, le=10)
-    critique: str
-
-
-class Review(BaseModel):
-    reviews: list[ItemReview]
-
-
 async def test_structured_output_is_schema_valid_and_tracks_quality(sim: Sim) -> None:
     async with OpenAILLM(settings(sim)) as llm:
         texts = [(await llm.chat(dev_request(temperature=round(0.05 * i, 2)))).text for i in range(16)]
         weak = min(texts, key=len)
         strong = max(texts, key=len)
-        schema = strict_json_schema(Review)
+        schema = review_schema(["A", "B"])
         prompt = f"Review these proposals.\n\nProposal A:\n{strong}\n\nProposal B:\n{weak}\n"
         result = await llm.chat(ChatRequest(
             messages=[ChatMessage(role="system", content="Role: DEV"),
@@ -83,19 +71,17 @@ async def test_structured_output_is_schema_valid_and_tracks_quality(sim: Sim) ->
             json_schema=schema, schema_name="review", stage="review",
         ))
     jsonschema.validate(json.loads(result.text), schema)
-    review, error = parse_structured(result.text, Review)
-    assert error is None and review is not None
-    a, b = review.reviews
-    assert (a.label, b.label) == ("A", "B")
-    assert a.correctness > b.correctness
+    review = parse_review(result.text, ["A", "B"])
+    assert review.rank_of("A") < review.rank_of("B")
+    assert review.reviews["A"].scores["correctness"] > review.reviews["B"].scores["correctness"]
 
 
 async def test_malformed_json_fault_is_detectable(sim: Sim) -> None:
     await sim.knobs(malformed_json_prob=1.0)
     async with OpenAILLM(settings(sim)) as llm:
-        result = await llm.chat(dev_request(json_schema=strict_json_schema(Review)))
-    review, error = parse_structured(result.text, Review)
-    assert review is None and error is not None and error.startswith("invalid JSON")
+        result = await llm.chat(dev_request(json_schema=review_schema(["A"])))
+    with pytest.raises(InvalidAnswer, match="not valid JSON"):
+        parse_review(result.text, ["A"])
 
 
 async def test_503s_are_retried_by_exactly_one_layer(sim: Sim) -> None:
@@ -166,7 +152,8 @@ async def test_readiness_wait_is_bounded(sim: Sim) -> None:
         assert heard
     await sim.knobs(loading_s=0)
     async with OpenAILLM(settings(sim)) as llm:
-        assert await llm.warm_up()
+        await llm.wait_ready(5.0)
+        assert llm.status().ready
 
 
 async def test_unreachable_server_is_reported(sim: Sim) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from services.orchestrator.checks import run_checks
-from services.orchestrator.checks.blocks import code_blocks
-from services.orchestrator.checks.documents import sql_problem
+from services.orchestrator.domain.checks import run_checks
+from services.orchestrator.domain.checks.blocks import code_blocks
+from services.orchestrator.domain.checks.documents import sql_problem
 from services.orchestrator.domain.council import Role
 
 

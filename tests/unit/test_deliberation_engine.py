@@ -10,8 +10,9 @@ from collections.abc import Iterable
 
 import pytest
 
-from services.orchestrator import deliberation
-from services.orchestrator.deliberation import chair_select, deliberate, orchestrate, shuffled_for
+from services.orchestrator import chair, deliberation
+from services.orchestrator.chair import orchestrate
+from services.orchestrator.deliberation import deliberate, shuffled_for
 from services.orchestrator.domain.council import Role, default_council
 from services.orchestrator.domain.errors import CouncilFailed, ValidationError
 from services.orchestrator.domain.llm import ChatRequest, ChatResult, LLMError, Usage
@@ -483,8 +484,7 @@ async def test_the_chair_can_synthesize() -> None:
         {"decision": "synthesize", "choice": "1", "synthesis": "merged plan", "rationale": "r"}
     )
     llm = ScriptedLLM(quality=QUALITY, chair_reply=reply)
-    result = await deliberate(llm, make_request(rounds=0))
-    decision = await chair_select(llm, make_request(rounds=0), result)
+    decision = (await orchestrate(llm, make_request(rounds=0))).decision
     assert (decision.mode, decision.text, decision.selected_agent_id) == (
         "synthesize",
         "merged plan",
@@ -526,5 +526,6 @@ async def test_when_the_chair_fails_the_top_ranked_proposal_stands(llm: Scripted
 
 
 def test_the_module_reads_as_the_stage_functions() -> None:
-    for name in ("generate", "review", "revise", "check", "deliberate", "chair_select", "orchestrate"):
+    for name in ("generate", "review", "revise", "check", "deliberate", "run_council"):
         assert callable(getattr(deliberation, name))
+    assert callable(chair.orchestrate)

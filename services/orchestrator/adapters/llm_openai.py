@@ -26,7 +26,7 @@ from openai import AsyncOpenAI
 from prometheus_client import Counter, Gauge, Histogram
 from pydantic import BaseModel
 
-from services.orchestrator.domain.llm import ChatMessage, ChatRequest, ChatResult, LLMError, Usage
+from services.orchestrator.domain.llm import ChatRequest, ChatResult, LLMError, Usage
 from services.shared.settings import LLMSettings
 
 log = logging.getLogger("conclave.llm")
@@ -180,18 +180,6 @@ class OpenAILLM:
                 raise LLMError(message, retryable=True)
             await _notify(listener, message)
             await asyncio.sleep(min(self.settings.llm_probe_interval_s, max(0.0, limit - waited)))
-
-    async def warm_up(self) -> bool:
-        """One tiny completion so the first real call does not pay for cold caches."""
-        try:
-            await self.chat(ChatRequest(
-                messages=[ChatMessage(role="user", content="ping")],
-                max_tokens=1, temperature=0.0, stage="warmup",
-            ))
-        except LLMError as err:
-            log.warning("LLM warm-up failed: %s", err)
-            return False
-        return True
 
     def status(self) -> LLMStatus:
         s = self.settings

@@ -25,3 +25,7 @@ class CouncilFailed(Exception):
         # AgentFailure and StageUsage objects; typed loosely to keep this module import-free.
         self.failures = failures or []
         self.usage = usage or []
+
+
+class EmptyAnswer(ValueError):
+    """A model answered with nothing where a proposal was due."""

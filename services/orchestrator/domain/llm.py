@@ -10,7 +10,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-Stage = Literal["generate", "review", "revise", "chair", "warmup"]
+Stage = Literal["generate", "review", "revise", "chair"]
 
 
 class ChatMessage(BaseModel):

@@ -6,7 +6,7 @@ from typing import Any
 
 import yaml
 
-from services.orchestrator.checks.blocks import code_blocks
+from services.orchestrator.domain.checks.blocks import code_blocks
 from services.orchestrator.domain.model import CheckResult
 
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"}

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from services.orchestrator.checks.documents import check_data_document, check_document
-from services.orchestrator.checks.manifests import check_manifests
-from services.orchestrator.checks.python_code import check_python
-from services.orchestrator.checks.qa_tests import check_tests
+from services.orchestrator.domain.checks.documents import check_data_document, check_document
+from services.orchestrator.domain.checks.manifests import check_manifests
+from services.orchestrator.domain.checks.python_code import check_python
+from services.orchestrator.domain.checks.qa_tests import check_tests
 from services.orchestrator.domain.council import Role
 from services.orchestrator.domain.model import CheckResult
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ast
 
-from services.orchestrator.checks.blocks import code_blocks
-from services.orchestrator.checks.python_code import PYTHON_TAGS, compile_result, parse_blocks
+from services.orchestrator.domain.checks.blocks import code_blocks
+from services.orchestrator.domain.checks.python_code import PYTHON_TAGS, compile_result, parse_blocks
 from services.orchestrator.domain.model import CheckResult
 
 TestDef = ast.FunctionDef | ast.AsyncFunctionDef

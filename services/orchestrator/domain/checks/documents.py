@@ -7,7 +7,7 @@ import re
 
 import yaml
 
-from services.orchestrator.checks.blocks import code_blocks
+from services.orchestrator.domain.checks.blocks import code_blocks
 from services.orchestrator.domain.model import CheckResult
 
 # A section opens with a Markdown heading or a bold lead-in such as "**Decision.**".

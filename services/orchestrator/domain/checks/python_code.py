@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 
-from services.orchestrator.checks.blocks import code_blocks
+from services.orchestrator.domain.checks.blocks import code_blocks
 from services.orchestrator.domain.model import CheckResult
 
 PYTHON_TAGS = ("python", "py", "python3")

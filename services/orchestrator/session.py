@@ -1,0 +1,177 @@
+"""One deliberation's plumbing: the LLM port, the usage ledger, progress events, timing and
+parallel fan-out. The stage functions in deliberation.py use it and nothing else does."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from services.orchestrator.domain.answers import InvalidAnswer
+from services.orchestrator.domain.council import AgentSpec, Council
+from services.orchestrator.domain.errors import EmptyAnswer
+from services.orchestrator.domain.llm import ChatMessage, ChatRequest, ChatResult, LLMPort, Stage, Usage
+from services.orchestrator.domain.model import (
+    AgentFailure,
+    DeliberationRequest,
+    EventKind,
+    ProgressEvent,
+    StageName,
+    StageUsage,
+)
+from services.orchestrator.domain.prompts import repair_message
+
+OnEvent = Callable[[ProgressEvent], Awaitable[None]]
+T = TypeVar("T")
+
+PROPOSAL_MAX_TOKENS = 1536
+# Reviews are judgements, not drafts: keep them steady whatever the author's temperature.
+REVIEW_TEMPERATURE = 0.2
+
+
+@dataclass
+class Session:
+    """What the stages of one deliberation share."""
+
+    llm: LLMPort
+    request: DeliberationRequest
+    council: Council
+    on_event: OnEvent | None = None
+    usage: dict[StageName, StageUsage] = field(default_factory=dict)
+    started: float = field(default_factory=time.perf_counter)
+    seq: int = 0
+
+    def agent(self, agent_id: str) -> AgentSpec:
+        return next(a for a in self.council.agents if a.agent_id == agent_id)
+
+    def ledger(self, stage: StageName) -> StageUsage:
+        return self.usage.setdefault(stage, StageUsage(stage=stage))
+
+    def elapsed_ms(self) -> float:
+        return ms_since(self.started)
+
+    async def emit(self, kind: EventKind, stage: StageName, **fields: Any) -> None:
+        if self.on_event is None:
+            return
+        self.seq += 1
+        await self.on_event(
+            ProgressEvent(
+                deliberation_id=self.request.deliberation_id,
+                seq=self.seq,
+                kind=kind,
+                stage=stage,
+                role=self.council.role,
+                elapsed_ms=self.elapsed_ms(),
+                **fields,
+            )
+        )
+
+    @asynccontextmanager
+    async def stage(self, name: StageName, round_no: int = 0) -> AsyncIterator[None]:
+        await self.emit("stage_started", name, round=round_no)
+        t0 = time.perf_counter()
+        yield
+        elapsed = ms_since(t0)
+        self.ledger(name).duration_ms += elapsed
+        await self.emit("stage_finished", name, round=round_no, duration_ms=elapsed)
+
+    async def call(
+        self,
+        agent: AgentSpec,
+        stage: Stage,
+        messages: list[ChatMessage],
+        *,
+        temperature: float,
+        json_schema: dict[str, Any] | None = None,
+        max_tokens: int = PROPOSAL_MAX_TOKENS,
+    ) -> ChatResult:
+        """One LLM call, accounted to its stage whether it succeeds or not."""
+        request = ChatRequest(
+            messages=messages,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            json_schema=json_schema,
+            schema_name=f"{stage}_answer",
+            stage=stage,
+            agent_id=agent.agent_id,
+        )
+        ledger = self.ledger(stage)
+        try:
+            result = await self.llm.chat(request)
+        except Exception:
+            ledger.record(None)
+            raise
+        ledger.record(result.usage)
+        return result
+
+    async def draft(self, agent: AgentSpec, stage: Stage, messages: list[ChatMessage]) -> ChatResult:
+        """A free-text proposal at the agent's own temperature; an empty one is a failure."""
+        result = await self.call(agent, stage, messages, temperature=agent.temperature)
+        if not result.text.strip():
+            raise EmptyAnswer("the model returned an empty proposal")
+        return result
+
+    async def structured(
+        self,
+        agent: AgentSpec,
+        stage: Stage,
+        messages: list[ChatMessage],
+        schema: dict[str, Any],
+        parse: Callable[[str], T],
+        *,
+        max_tokens: int,
+        temperature: float = REVIEW_TEMPERATURE,
+    ) -> tuple[T, str, Usage]:
+        """A structured-output call with one repair attempt: the invalid answer and the reason
+        go back to the model. Raises InvalidAnswer if the repair is invalid too."""
+        first = await self.call(
+            agent, stage, messages, temperature=temperature, json_schema=schema, max_tokens=max_tokens
+        )
+        try:
+            return parse(first.text), first.text, first.usage
+        except InvalidAnswer as exc:
+            error = str(exc)
+        repair = [*messages, ChatMessage(role="assistant", content=first.text), repair_message(error)]
+        second = await self.call(
+            agent, stage, repair, temperature=temperature, json_schema=schema, max_tokens=max_tokens
+        )
+        return parse(second.text), second.text, first.usage + second.usage
+
+    async def agent_done(
+        self, agent: AgentSpec, stage: StageName, round_no: int, t0: float, usage: Usage, text: str
+    ) -> None:
+        await self.emit(
+            "agent_done", stage, round=round_no, agent_id=agent.agent_id,
+            duration_ms=ms_since(t0), usage=usage, text=text,
+        )
+
+    async def agent_failed(
+        self, agent: AgentSpec, stage: StageName, round_no: int, exc: BaseException, t0: float
+    ) -> AgentFailure:
+        reason = reason_of(exc)
+        await self.emit(
+            "agent_failed", stage, round=round_no, agent_id=agent.agent_id,
+            duration_ms=ms_since(t0), error=reason,
+        )
+        return AgentFailure(agent_id=agent.agent_id, stage=stage, round=round_no, reason=reason)
+
+
+async def in_parallel(coros: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
+    """Run concurrently; if one raises (only the progress callback can), cancel the rest."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(c) for c in coros]
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+    return [t.result() for t in tasks]
+
+
+def reason_of(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def ms_since(t0: float) -> float:
+    return round((time.perf_counter() - t0) * 1000, 3)
