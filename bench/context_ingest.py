@@ -43,7 +43,7 @@ from rich.table import Table
 from services.context.bootstrap import ContextApp, bootstrap
 from services.context.entrypoints.grpc_servicer import ContextServicer
 from services.context.entrypoints.nats_consumers import batch_handler
-from services.context.handlers import record_plan_approved_batch
+from services.context.ingest import record_plan_approved_batch
 from services.gen.fleet.context.v1 import context_pb2 as pb
 from services.gen.fleet.context.v1 import context_pb2_grpc
 from services.shared.events import PLAN_APPROVED, Event, PlanApproved, PlanTask, parse_event

@@ -49,8 +49,9 @@ from rich.console import Console
 from rich.table import Table
 
 from services.context.bootstrap import bootstrap as context_bootstrap
+from services.context.commands import decision_input, update_context
 from services.context.entrypoints.grpc_servicer import ContextServicer
-from services.context.handlers import decision_input, record_plan_approved_batch, update_context
+from services.context.ingest import record_plan_approved_batch
 from services.gen.fleet.context.v1 import context_pb2_grpc
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2 as pb
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2_grpc as pb_grpc

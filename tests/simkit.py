@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,6 +12,7 @@ from aiohttp import web
 
 from services.simulator.app import create_app
 from services.simulator.settings import SimSettings
+from tests.waiting import until
 
 
 class Sim:
@@ -35,12 +34,13 @@ class Sim:
             assert resp.status == 200
 
     async def until(self, pred: Any, within_s: float = 5.0) -> dict[str, Any]:
-        deadline = time.monotonic() + within_s
-        while True:
+        """The simulator's stats once `pred` holds for them."""
+
+        async def holds() -> dict[str, Any] | None:
             stats = await self.stats()
-            if pred(stats) or time.monotonic() > deadline:
-                return stats
-            await asyncio.sleep(0.02)
+            return stats if pred(stats) else None
+
+        return await until(holds, within_s, "the simulator's stats to satisfy the test")
 
     def open_connections(self) -> int:
         """Server-side ESTABLISHED TCP connections on the simulator's port."""

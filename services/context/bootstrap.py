@@ -16,7 +16,7 @@ from services.context.adapters.valkey_cache import ValkeyCache
 from services.context.domain.scope import ScopePolicy, policy_from_mapping
 from services.context.entrypoints.grpc_servicer import ContextServicer
 from services.context.entrypoints.nats_consumers import consumer_specs, consumer_workers
-from services.context.handlers import Deps
+from services.context.ports import Deps
 from services.gen.fleet.context.v1 import context_pb2, context_pb2_grpc
 from services.shared import grpcserver, jetstream
 from services.shared.events import Event

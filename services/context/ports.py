@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from services.context.domain.assembly import AssembledContext
 from services.context.domain.model import DecisionInput, Neighbourhood, StoryContext
+from services.context.domain.scope import ScopePolicy
+from services.context.domain.tokens import TokenCounter
+from services.context.singleflight import StoryFlights
 from services.shared.events import DeliberationEvent, Event, PlanApproved, StoryTransitioned
 
 Revisions = dict[str, int]
@@ -45,3 +50,17 @@ class Cache(Protocol):
     async def put(self, story_id: str, suffix: str, token: str, value: bytes) -> None: ...
 
     async def invalidate(self, story_ids: Iterable[str]) -> bool: ...
+
+
+@dataclass
+class Deps:
+    """What every handler receives; built once in bootstrap.py."""
+
+    graph: Graph
+    cache: Cache
+    publish: Publish
+    policy: ScopePolicy
+    count: TokenCounter
+    default_budget: int = 2000
+    max_budget: int = 128_000
+    flights: StoryFlights[AssembledContext] = field(default_factory=StoryFlights)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Hashable
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -36,3 +37,19 @@ class SingleFlight(Generic[T]):
 
     def in_flight(self) -> int:
         return len(self._flights)
+
+
+class StoryFlights(Generic[T]):
+    """Readers of one story share a computation, but never one that started before the story
+    last changed: every change opens a new epoch, and epochs are part of the key."""
+
+    def __init__(self) -> None:
+        self._flights: SingleFlight[T] = SingleFlight()
+        self._epochs: defaultdict[str, int] = defaultdict(int)
+
+    def changed(self, story_ids: Iterable[str]) -> None:
+        for story_id in story_ids:
+            self._epochs[story_id] += 1
+
+    async def run(self, story_id: str, key: Hashable, compute: Callable[[], Awaitable[T]]) -> T:
+        return await self._flights.run((story_id, key, self._epochs[story_id]), compute)

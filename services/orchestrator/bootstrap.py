@@ -1,15 +1,17 @@
-"""The Orchestrator's composition root: the only place that builds adapters and
-hands them to handlers and entrypoints."""
+"""The Orchestrator's composition root: the only place that builds adapters and hands them
+to handlers, for the gRPC service and for a deliberation's Ray job alike."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import grpc
 from nats.aio.client import Client as NATS
 
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2, orchestrator_pb2_grpc
 from services.orchestrator import handlers
+from services.orchestrator.adapters.context_client import ContextClient
 from services.orchestrator.adapters.llm_openai import OpenAILLM
 from services.orchestrator.adapters.ray_jobs import RayJobs
 from services.orchestrator.adapters.state_kv import CouncilStore, DeliberationStore
@@ -19,7 +21,8 @@ from services.shared import grpcserver, jetstream
 from services.shared.settings import OrchestratorSettings
 
 SERVICE_NAME = orchestrator_pb2.DESCRIPTOR.services_by_name["OrchestratorService"].full_name
-# What a Ray job needs to reach back: NATS, the Context service and the model server.
+# The settings a Ray job reads back from its environment (see `bootstrap`, which it calls too):
+# how to reach NATS, the Context service and the model server.
 JOB_ENV = ("nats_url", "context_addr", "vllm_url", "vllm_model", "vllm_api_key", "llm_max_in_flight",
            "llm_connect_timeout_s", "llm_first_token_timeout_s", "llm_total_timeout_s", "llm_max_retries",
            "llm_ready_timeout_s", "plan_wait_s", "log_level")
@@ -33,37 +36,46 @@ def job_env(settings: OrchestratorSettings) -> dict[str, str]:
 @dataclass
 class App:
     nc: NATS
-    llm: OpenAILLM
     deps: handlers.Deps
-    servicer: OrchestratorServicer
 
     def register(self, server: grpc.aio.Server) -> None:
-        orchestrator_pb2_grpc.add_OrchestratorServiceServicer_to_server(self.servicer, server)
+        orchestrator_pb2_grpc.add_OrchestratorServiceServicer_to_server(OrchestratorServicer(self.deps), server)
 
     async def close(self) -> None:
-        await self.llm.aclose()
+        await self.deps.llm.aclose()
         await self.nc.drain()
 
 
 async def bootstrap(settings: OrchestratorSettings) -> App:
-    nc = await jetstream.connect(settings.nats_url, "conclave-orchestrator")
+    """The service: streams ensured, and a default council for every role that has none."""
+    app = await _wire(settings, "conclave-orchestrator")
+    await jetstream.ensure_streams(app.nc.jetstream())
+    if settings.default_councils:
+        await handlers.ensure_default_councils(app.deps)
+    return app
+
+
+async def bootstrap_job(settings: OrchestratorSettings, deliberation_id: str) -> App:
+    """A deliberation's Ray job: the same handlers over the same adapters."""
+    return await _wire(settings, f"conclave-job-{deliberation_id}")
+
+
+async def _wire(settings: OrchestratorSettings, client_name: str) -> App:
+    nc = await jetstream.connect(settings.nats_url, client_name)
     js = nc.jetstream()
-    await jetstream.ensure_streams(js)
-    llm = OpenAILLM(settings)
     deps = handlers.Deps(
-        llm=llm,
+        llm=OpenAILLM(settings),
         councils=await CouncilStore.open(js),
         deliberations=await DeliberationStore.open(js),
         jobs=RayJobs(
             settings.ray_address, settings.ray_auth_token.get_secret_value(),
             num_cpus=settings.ray_job_num_cpus, num_gpus=settings.ray_job_num_gpus, env=job_env(settings),
         ),
-        publish=lambda event: jetstream.publish(js, event),
+        context=ContextClient(settings.context_addr, wait_s=settings.plan_wait_s),
+        publish=partial(jetstream.publish, js),
         deadline_s=settings.deliberation_deadline_s,
     )
-    if settings.default_councils:
-        await handlers.ensure_default_councils(deps)
-    return App(nc=nc, llm=llm, deps=deps, servicer=OrchestratorServicer(deps))
+    return App(nc=nc, deps=deps)
 
 
 async def serve(settings: OrchestratorSettings) -> None:

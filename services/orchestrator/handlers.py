@@ -1,4 +1,4 @@
-"""Use cases of the Orchestrator, as plain functions over injected dependencies."""
+"""Use cases of the Orchestrator, as plain functions over injected dependencies (ports.py)."""
 
 from __future__ import annotations
 
@@ -9,37 +9,39 @@ from datetime import timedelta
 
 from services.orchestrator import chair as chair_step
 from services.orchestrator import deliberation as engine
-from services.orchestrator.adapters.ray_jobs import RayJobs
-from services.orchestrator.adapters.state_kv import CouncilStore, DeliberationStore
-from services.orchestrator.domain.council import AgentSpec, Council, Role, default_council
-from services.orchestrator.domain.errors import ValidationError
-from services.orchestrator.domain.llm import LLMPort
+from services.orchestrator.domain.council import DEFAULT_NUM_AGENTS, AgentSpec, Council, Role, default_council
+from services.orchestrator.domain.errors import AlreadyExists, CouncilFailed, NotFound, ValidationError
+from services.orchestrator.domain.lifecycle import agent_event, completed_event, header, transition
+from services.orchestrator.domain.llm import LLMStatus
 from services.orchestrator.domain.model import (
     DeliberationRequest,
     DeliberationResult,
     OrchestrationResult,
+    ProgressEvent,
 )
-from services.orchestrator.domain.tracking import DeliberationRecord, State, deliberation_id, now, supersedes
-from services.orchestrator.outcomes import Publish, final_event, header, settle, transition
+from services.orchestrator.domain.tracking import DeliberationRecord, State, deliberation_id, supersedes
+from services.orchestrator.ports import (
+    ContextReader,
+    CouncilRepository,
+    DeliberationRepository,
+    JobRunner,
+    ModelServer,
+    Publish,
+)
+from services.orchestrator.session import OnEvent
 from services.shared import events
+from services.shared.events import utcnow
 
 log = logging.getLogger(__name__)
 
 
-class NotFound(LookupError):
-    pass
-
-
-class AlreadyExists(LookupError):
-    pass
-
-
 @dataclass
 class Deps:
-    llm: LLMPort
-    councils: CouncilStore
-    deliberations: DeliberationStore
-    jobs: RayJobs
+    llm: ModelServer
+    councils: CouncilRepository
+    deliberations: DeliberationRepository
+    jobs: JobRunner
+    context: ContextReader
     publish: Publish
     deadline_s: float = 600.0
     started_at: float = field(default_factory=time.monotonic)
@@ -57,6 +59,14 @@ async def create_council(deps: Deps, role: Role, num_agents: int, agents: list[A
     if not await deps.councils.create(council):
         raise AlreadyExists(f"role {role.value} already has a council")
     return council
+
+
+async def find_council(deps: Deps, role: Role) -> Council | None:
+    return await deps.councils.get(role)
+
+
+async def list_councils(deps: Deps, role: Role | None = None) -> list[Council]:
+    return [c for c in await deps.councils.all() if role is None or c.role == role]
 
 
 async def council_of(deps: Deps, role: Role) -> Council:
@@ -88,7 +98,7 @@ async def unregister_agent(deps: Deps, role: Role, agent_id: str) -> Council:
 
 # Synchronous deliberation ---------------------------------------------------
 async def deliberate(
-    deps: Deps, request: DeliberationRequest, on_event: engine.OnEvent | None = None
+    deps: Deps, request: DeliberationRequest, on_event: OnEvent | None = None
 ) -> DeliberationResult:
     council = await deps.councils.get(request.role)
     return await engine.deliberate(deps.llm, request, council, on_event=on_event)
@@ -105,7 +115,7 @@ async def orchestrate(
 # Deliberations as Ray jobs --------------------------------------------------
 async def start_job(deps: Deps, record: DeliberationRecord) -> DeliberationRecord:
     """Record the deliberation, then submit exactly one Ray job for it."""
-    record = record.model_copy(update={"deadline_at": now() + timedelta(seconds=deps.deadline_s)})
+    record = record.model_copy(update={"deadline_at": utcnow() + timedelta(seconds=deps.deadline_s)})
     if not await deps.deliberations.create(record):
         stored = await deps.deliberations.get(record.deliberation_id)
         assert stored is not None
@@ -123,19 +133,21 @@ async def deliberate_async(deps: Deps, request: DeliberationRequest) -> Delibera
 
 async def dispatch_plan(deps: Deps, event: events.PlanApproved) -> None:
     """One deliberation per role of an approved plan. Safe to run again for the same event."""
-    for wire_role in event.roles:
-        role = wire_role
+    for role in event.roles:
         did = deliberation_id(event.story_id, event.plan_id, event.plan_version, role)
+        council = await deps.councils.get(role)
         request = DeliberationRequest(
             task="\n\n".join(filter(None, [event.title, event.description]))
             or f"Plan {event.plan_id} for story {event.story_id}",
             role=role, constraints=event.acceptance_criteria, deliberation_id=did,
+            # The whole council sits, whatever its size: a 2-agent council must not fail a default of 3.
+            num_agents=len(council.agents) if council else DEFAULT_NUM_AGENTS,
         )
         record = DeliberationRecord(
             deliberation_id=did, role=role, request=request, story_id=event.story_id,
             plan_id=event.plan_id, plan_version=event.plan_version,
         )
-        if await deps.councils.get(role) is None:
+        if council is None:
             await deps.publish(events.DeliberationFailed(**header(record), reason=f"no council for role {role.value}"))
             continue
         active = await deps.deliberations.active(event.story_id, role)
@@ -167,63 +179,66 @@ async def get_deliberation(deps: Deps, did: str) -> DeliberationRecord:
 
 async def cancel(deps: Deps, did: str, reason: str) -> DeliberationRecord:
     record = await get_deliberation(deps, did)
-    await _finish(deps, record, events.DeliberationCancelled(**header(record), reason=reason or "cancelled by request"))
+    await finish(deps, record, events.DeliberationCancelled(**header(record), reason=reason or "cancelled by request"))
     return await get_deliberation(deps, did)
 
 
-async def housekeep(deps: Deps) -> None:
-    """One read of the open index serves all three sweeps; each re-checks what it acts on."""
-    listed = await deps.deliberations.listed()
-    await announce_unannounced(deps, listed)
-    await reap_expired(deps, listed)
-    await reconcile_jobs(deps, listed)
-
-
-async def reap_expired(deps: Deps, listed: list[DeliberationRecord]) -> list[str]:
-    """Fail what outlived its deadline, so every deliberation reaches a terminal state."""
-    at = now()
-    expired = [r for r in listed if r.expired(at)]
-    for record in expired:
-        reason = f"deadline of {deps.deadline_s:.0f}s exceeded"
-        await _finish(deps, record, events.DeliberationFailed(**header(record), reason=reason))
-    return [r.deliberation_id for r in expired]
-
-
-async def reconcile_jobs(deps: Deps, listed: list[DeliberationRecord]) -> list[str]:
-    """Fail deliberations whose Ray job ended without reporting (e.g. the driver crashed)."""
-    ended = []
-    for record in listed:
-        young = (now() - record.created_at).total_seconds() < 30
-        if record.terminal or (record.state == State.PENDING and young):
-            continue
-        job = await deps.jobs.status(record.deliberation_id)
-        if job is not None and job.is_terminal():
-            # A job stores its final state before it exits, so a record still open now was orphaned;
-            # re-read it, as the job may have finished since the scan.
-            fresh = await deps.deliberations.get(record.deliberation_id)
-            if fresh and not fresh.terminal:
-                reason = f"Ray job ended as {job.value} without a result"
-                await _finish(deps, fresh, events.DeliberationFailed(**header(fresh), reason=reason))
-                ended.append(record.deliberation_id)
-    return ended
-
-
-async def announce_unannounced(deps: Deps, listed: list[DeliberationRecord]) -> list[str]:
-    """Publish the final event of records stored as final whose publisher died before telling
-    anyone. Event ids are deterministic, so one that did get out is dropped as a duplicate."""
-    announced = []
-    for record in listed:
-        if record.terminal:
-            await deps.publish(final_event(record))
-            await deps.deliberations.unlist(record.deliberation_id)
-            announced.append(record.deliberation_id)
-    return announced
-
-
-async def _finish(deps: Deps, record: DeliberationRecord, event: events.DeliberationEvent) -> None:
+async def finish(deps: Deps, record: DeliberationRecord, event: events.DeliberationEvent) -> None:
+    """End an open deliberation from outside its job: stop the job, then record and announce."""
     if not record.terminal:
         await deps.jobs.stop(record.deliberation_id)
-        await settle(deps.deliberations, deps.publish, record, event)
+        await store_then_announce(deps, record, event)
+
+
+async def store_then_announce(deps: Deps, record: DeliberationRecord, event: events.DeliberationEvent) -> bool:
+    """Store the transition, then announce it, so whoever sees the event finds the record
+    already moved. False, and nothing announced, when another final state was stored first:
+    a deliberation has one final state and one final event. A final record leaves the open
+    index only once its event is out; housekeeping re-announces it if this process dies first."""
+    moved = transition(record, event)
+    if not await deps.deliberations.save(moved):
+        return False
+    await deps.publish(event)
+    if moved.terminal:
+        await deps.deliberations.unlist(record.deliberation_id)
+    return True
+
+
+# Inside the Ray job ---------------------------------------------------------
+async def run_deliberation_job(deps: Deps, did: str) -> State | None:
+    """The whole life of one deliberation's job: started, the council, then completed or failed.
+    Returns the final state this job stored, or None when it stored none (e.g. a deliberation
+    cancelled before its job came up never starts)."""
+    record = await deps.deliberations.get(did)
+    if record is None:
+        raise NotFound(f"no deliberation {did!r}")
+    if not await store_then_announce(deps, record, events.DeliberationStarted(**header(record))):
+        return None
+    try:
+        result = await _deliberate_record(deps, record)
+    except Exception as exc:  # whatever stops the council, the deliberation ends with the reason
+        expected = isinstance(exc, CouncilFailed | ValidationError | TimeoutError)
+        reason = str(exc) if expected else f"{type(exc).__name__}: {exc}"
+        if not expected:
+            log.exception("deliberation job failed", extra={"deliberation_id": did})
+        failed = events.DeliberationFailed(**header(record), reason=reason)
+        return State.FAILED if await store_then_announce(deps, record, failed) else None
+    completed = await store_then_announce(deps, record, completed_event(record, result))
+    return State.COMPLETED if completed else None
+
+
+async def _deliberate_record(deps: Deps, record: DeliberationRecord) -> DeliberationResult:
+    request = record.request
+    if record.story_id:
+        context = await deps.context.plan_context(record.story_id, record.role, record.plan_id, record.plan_version)
+        request = request.model_copy(update={"context": context})
+
+    async def report(progress: ProgressEvent) -> None:
+        event = agent_event(record, progress)
+        if event is not None:
+            await deps.publish(event)
+
+    return await engine.deliberate(deps.llm, request, await deps.councils.get(record.role), on_event=report)
 
 
 @dataclass
@@ -231,10 +246,12 @@ class Status:
     uptime_s: float
     councils: int
     deliberations_by_state: dict[str, int]
+    model_server: LLMStatus
 
 
 async def status(deps: Deps) -> Status:
     by_state = {s.value: 0 for s in State}
     for record in await deps.deliberations.all():
         by_state[record.state.value] += 1
-    return Status(time.monotonic() - deps.started_at, len(await deps.councils.all()), by_state)
+    councils = len(await deps.councils.all())
+    return Status(time.monotonic() - deps.started_at, councils, by_state, await deps.llm.probe())

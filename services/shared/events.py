@@ -82,6 +82,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def rfc3339(value: datetime) -> str:
+    """The contract's timestamp form: UTC with a Z; a naive time is taken as UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 class Event(BaseModel):
     """One flat JSON object per message. Unknown extra fields are tolerated."""
 
@@ -98,9 +105,7 @@ class Event(BaseModel):
 
     @field_serializer("occurred_at", "timestamp", check_fields=False)
     def _rfc3339(self, value: datetime) -> str:
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return rfc3339(value)
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()

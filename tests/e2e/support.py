@@ -22,7 +22,9 @@ from services.gen.fleet.context.v1 import context_pb2 as cpb
 from services.gen.fleet.context.v1 import context_pb2_grpc as cpb_grpc
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2 as opb
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2_grpc as opb_grpc
+from services.orchestrator.entrypoints.consumers import PLANS
 from services.shared import events, jetstream
+from tests.waiting import until
 
 ROLES = [events.Role.ARCHITECT, events.Role.DEV, events.Role.QA, events.Role.DEVOPS, events.Role.DATA]
 
@@ -96,6 +98,11 @@ class Flow:
     async def publish(self, event: events.Event, subject: str | None = None) -> None:
         await jetstream.publish(self.js, event, subject)
 
+    async def plans_consumed(self) -> bool:
+        """Every plan.approved published so far is acked by the Orchestrator's durable consumer."""
+        info = await self.js.consumer_info(PLANS.stream, PLANS.durable)
+        return info.num_pending == 0 and info.num_ack_pending == 0
+
     async def record(self, deliberation_id: str) -> opb.DeliberationRecord:
         return await self.orchestrator.GetDeliberationResult(
             opb.GetDeliberationResultRequest(deliberation_id=deliberation_id), timeout=10
@@ -109,11 +116,12 @@ class Flow:
 
     async def context_showing(self, story_id: str, role: str, text: str, within: float = 20) -> str:
         """The role's context once it shows `text`: the Context service records results asynchronously."""
-        deadline = time.monotonic() + within
-        while text not in (context := await self.context_for(story_id, role)):
-            assert time.monotonic() < deadline, f"{role} context never showed {text!r}:\n{context}"
-            await asyncio.sleep(0.25)
-        return context
+
+        async def showing() -> str | None:
+            context = await self.context_for(story_id, role)
+            return context if text in context else None
+
+        return await until(showing, within, f"{role} context of {story_id} to show {text!r}", interval=0.25)
 
     async def sim_knobs(self, **knobs: Any) -> dict[str, Any]:
         base = self.env["VLLM_URL"].removesuffix("/v1")

@@ -21,6 +21,7 @@ from services.shared import events
 from services.stack import api
 from services.stack.api import StackConfig, StackInfo
 from tests.e2e.support import ROLES, Flow, flow, plan, story
+from tests.waiting import until
 
 pytestmark = pytest.mark.e2e
 
@@ -56,7 +57,8 @@ async def test_duplicated_event_starts_one_job_and_records_one_decision_per_role
     # The same plan again under a new event id: JetStream cannot drop it, the ids must.
     await e2e.publish(first.model_copy(update={"event_id": first.event_id + "-again"}))
     await e2e.recorder.terminal(sid, roles)
-    await asyncio.sleep(2)  # any second job would have reported by now
+    # Once the Orchestrator's consumer has acked both copies, no second job can be submitted.
+    await until(lambda: e2e.plans_consumed(), 30, "the orchestrator to ack both copies of the plan")
     client = job_client(e2e.env["RAY_ADDRESS"], e2e.env["RAY_AUTH_TOKEN"])
     jobs = await asyncio.to_thread(client.list_jobs)
     for role in roles:
@@ -83,12 +85,11 @@ async def test_orchestrator_killed_mid_deliberation_still_delivers(e2e: Flow, st
         done = await e2e.recorder.terminal(sid, roles)
         assert isinstance(done["DEV"], events.DeliberationCompleted)
         # The restarted orchestrator's durable consumer picks the outcome up where it left off.
-        for _ in range(150):
+        async def completed() -> opb.DeliberationRecord | None:
             record = await e2e.record(done["DEV"].deliberation_id)
-            if record.state == opb.COMPLETED:
-                break
-            await asyncio.sleep(0.2)
-        assert record.state == opb.COMPLETED
+            return record if record.state == opb.COMPLETED else None
+
+        record = await until(completed, 30, "the restarted orchestrator to hold the record as COMPLETED", 0.2)
         assert record.result.winner.agent_id == done["DEV"].winner.agent_id
         await e2e.context_showing(sid, "DEV", "DEV council decision")
     finally:
@@ -116,11 +117,11 @@ async def test_newer_plan_version_cancels_the_running_deliberation(e2e: Flow) ->
         assert (await e2e.record(old.deliberation_id)).state == opb.CANCELLED
         # Ray stops a job asynchronously: SIGTERM to the driver, then its status follows.
         client = job_client(e2e.env["RAY_ADDRESS"], e2e.env["RAY_AUTH_TOKEN"])
-        for _ in range(150):
+        async def job_ended() -> JobStatus | None:
             status = await asyncio.to_thread(client.get_job_status, old.deliberation_id)
-            if status.is_terminal():
-                break
-            await asyncio.sleep(0.2)
+            return status if status.is_terminal() else None
+
+        status = await until(job_ended, 30, "Ray to report the superseded job as ended", 0.2)
         assert status in {JobStatus.STOPPED, JobStatus.FAILED}
         assert not e2e.recorder.of(sid, events.DeliberationCompleted)[0].plan_version == 1
     finally:

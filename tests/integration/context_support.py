@@ -4,9 +4,7 @@ real servers, an in-process gRPC server in front of it, and polling helpers."""
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +16,7 @@ from services.context.bootstrap import ContextApp, bootstrap
 from services.context.entrypoints.grpc_servicer import ContextServicer
 from services.gen.fleet.context.v1 import context_pb2_grpc
 from services.shared.settings import ContextSettings
+from tests.waiting import until
 
 
 def settings_for(env: dict[str, str], **overrides: Any) -> ContextSettings:
@@ -85,22 +84,6 @@ async def start_live(env: dict[str, str], consumers: bool = True, **overrides: A
     )
 
 
-async def eventually(
-    check: Callable[[], Awaitable[Any]], within: float = 20.0, interval: float = 0.05
-) -> Any:
-    deadline = time.monotonic() + within
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = await check()
-            if last:
-                return last
-        except AssertionError:
-            pass
-        await asyncio.sleep(interval)
-    raise AssertionError(f"condition not met within {within}s (last: {last!r})")
-
-
 async def wait_consumed(live: LiveContext, stream: str, durable: str, seq: int, within: float = 20.0) -> None:
     """Until the consumer has delivered past `seq` and nothing is awaiting ack: every
     message up to `seq` was acked (after commit) or terminated."""
@@ -112,7 +95,7 @@ async def wait_consumed(live: LiveContext, stream: str, durable: str, seq: int, 
             return False
         return info.delivered.stream_seq >= seq and info.num_ack_pending == 0
 
-    await eventually(done, within)
+    await until(done, within, f"{durable} to consume past {seq}")
 
 
 async def graph_counts(live: LiveContext, prefix: str) -> tuple[int, int]:

@@ -15,17 +15,20 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterator
 from typing import Any
 
 import pytest
 
-from services.context import handlers
+from services.context import queries
+from services.context.domain.assembly import AssembledContext
 from services.context.domain.model import StoryContext
+from services.context.singleflight import StoryFlights
 from services.gen.fleet.context.v1 import context_pb2 as pb
 from services.stack.api import StackInfo
 from services.stack.config import free_port
 from tests.integration.context_support import LiveContext, start_live
+from tests.waiting import until, until_sync
 
 
 @pytest.fixture
@@ -51,12 +54,11 @@ def own_valkey() -> Iterator[tuple[subprocess.Popen[bytes], int]]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+    def listening() -> bool:
         with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.05)
+            return s.connect_ex(("127.0.0.1", port)) == 0
+
+    until_sync(listening, 10, f"the private valkey-server on port {port}")
     yield proc, port
     if proc.poll() is None:
         os.kill(proc.pid, signal.SIGKILL)
@@ -126,7 +128,8 @@ async def test_invalidation_deferred_while_down_is_flushed_before_cache_is_trust
         assert story_id in cache._pending
     finally:
         os.kill(proc.pid, signal.SIGCONT)
-    await asyncio.sleep(cache.retry_after_s + 0.1)
+    # The next read after the cache's back-off must flush the pending invalidation first.
+    await until(cache.available, cache.retry_after_s + 5, "the cache's back-off to end")
     reply = await live.stub.GetContext(request(story_id))
     assert "changed while hung" in reply.blocks[1].content and not reply.from_cache
     assert not cache._pending
@@ -140,17 +143,20 @@ async def test_concurrent_misses_compute_once(stack: StackInfo) -> None:
         graph = live.app.deps.graph
         calls = 0
         real_load = graph.load_context
+        arrived = _Arrivals()
+        live.app.deps.flights = arrived
 
         async def counted(story: str) -> StoryContext | None:
             nonlocal calls
             calls += 1
-            await asyncio.sleep(0.05)  # keep the flight open while the others arrive
+            # Keep the flight open until every reader has asked for the same context.
+            await until(lambda: arrived.count == 20, 10, "all 20 readers to ask")
             return await real_load(story)
 
         live.app.deps.graph = _Counting(graph, counted)
         results = await asyncio.gather(
             *(
-                handlers.get_context(live.app.deps, story_id, "DEV", "BUILD", token_budget=1234)
+                queries.get_context(live.app.deps, story_id, "DEV", "BUILD", token_budget=1234)
                 for _ in range(20)
             )
         )
@@ -159,6 +165,18 @@ async def test_concurrent_misses_compute_once(stack: StackInfo) -> None:
         live.app.deps.graph = graph
     finally:
         await live.close()
+
+
+class _Arrivals(StoryFlights[AssembledContext]):
+    """Single flight as the service runs it, counting the readers that reached it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    async def run(self, story_id: str, key: Hashable, compute: Callable[[], Awaitable[AssembledContext]]) -> Any:
+        self.count += 1
+        return await super().run(story_id, key, compute)
 
 
 class _Counting:

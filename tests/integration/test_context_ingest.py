@@ -21,7 +21,8 @@ from services.shared.events import (
     StoryTransitioned,
 )
 from services.stack.api import StackInfo
-from tests.integration.context_support import LiveContext, eventually, graph_counts, start_live, wait_consumed
+from tests.integration.context_support import LiveContext, graph_counts, start_live, wait_consumed
+from tests.waiting import until
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +94,7 @@ async def test_duplicates_and_redeliveries_change_no_counts(live: LiveContext) -
         await live.js.publish(event.subject, event.to_bytes(), headers={"Nats-Msg-Id": uuid.uuid4().hex})
     ).seq
     await wait_consumed(live, "PLANNING_EVENTS", "plan-approved", seq)
-    from services.context.handlers import record_plan_approved_batch
+    from services.context.ingest import record_plan_approved_batch
 
     await record_plan_approved_batch(live.app.deps, [event, event])
     assert await graph_counts(live, story) == before
@@ -138,7 +139,7 @@ async def test_malformed_events_are_dead_lettered_and_consumer_keeps_going(live:
         ]
         return found if len(found) >= 3 else []
 
-    letters = await eventually(three_letters, within=10)
+    letters = await until(three_letters, 10, "three dead letters")
     reasons = {d.payload: d.reason for d in letters}
     assert "invalid JSON" in reasons["{not json"]
     assert "story_id" in reasons[json.dumps(missing)]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from typing import Any
 
 import jsonschema
@@ -15,6 +14,7 @@ from services.orchestrator.adapters.llm_openai import LLMSettings, OpenAILLM, wa
 from services.orchestrator.domain.answers import InvalidAnswer, parse_review, review_schema
 from services.orchestrator.domain.llm import ChatMessage, ChatRequest, LLMError
 from tests.simkit import Sim
+from tests.waiting import until
 
 pytestmark = pytest.mark.asyncio
 
@@ -115,10 +115,8 @@ async def test_dropped_connection_is_retried(sim: Sim) -> None:
 async def test_first_token_timeout_on_stall_frees_the_server(sim: Sim) -> None:
     await sim.knobs(stall_prob=1.0, stall_s=30)
     async with OpenAILLM(settings(sim, llm_first_token_timeout_s=0.3, llm_max_retries=1)) as llm:
-        started = time.monotonic()
         with pytest.raises(LLMError, match="first_token_timeout"):
             await llm.chat(dev_request())
-        assert time.monotonic() - started < 3.0
     stats = await sim.until(lambda s: s["in_flight"] == 0)
     assert stats["in_flight"] == 0 and stats["requests"] == 2
     assert stats["by_status"].get("disconnected") == 2
@@ -133,9 +131,7 @@ async def test_calls_wait_for_the_model_loading_period(sim: Sim) -> None:
         assert status.last_probe_latency_ms is not None
         token = wait_listener.set(heard.append)
         try:
-            started = time.monotonic()
             result = await llm.chat(dev_request())
-            assert time.monotonic() - started >= 0.4
         finally:
             wait_listener.reset(token)
         assert result.text and llm.status().ready and llm.status().models == ["conclave-sim"]
@@ -169,10 +165,9 @@ async def test_in_flight_requests_are_bounded(sim: Sim) -> None:
     await sim.knobs(ttft_ms=1000)
     async with OpenAILLM(settings(sim, llm_max_in_flight=3)) as llm:
         calls = [asyncio.create_task(llm.chat(dev_request(temperature=t / 10))) for t in range(9)]
-        deadline = time.monotonic() + 5
-        while (status := llm.status()).in_flight + status.queued < 9:
-            assert time.monotonic() < deadline, status
-            await asyncio.sleep(0.01)
+        status = await until(
+            lambda: (s := llm.status()).in_flight + s.queued == 9 and s, 5, "all nine calls in flight or queued", 0.01
+        )
         assert (status.in_flight, status.queued) == (3, 6)
         await asyncio.gather(*calls)
         assert llm.status().in_flight == 0 and llm.status().queued == 0
@@ -231,9 +226,8 @@ async def test_no_tasks_or_connections_left_behind(sim: Sim) -> None:
         wait_listener.reset(token)
         await llm.aclose()
     assert sum(not isinstance(o, BaseException) for o in outcomes) >= 10
-    deadline = time.monotonic() + 3
-    while (sim.open_connections() or client_tasks(tasks_before)) and time.monotonic() < deadline:  # noqa: ASYNC110
-        await asyncio.sleep(0.05)
+    await until(lambda: not (sim.open_connections() or client_tasks(tasks_before)), 3,
+                "closed connections and finished client tasks")
     assert client_tasks(tasks_before) == set()
     assert sim.open_connections() == 0
     assert (await sim.until(lambda s: s["in_flight"] == 0))["in_flight"] == 0

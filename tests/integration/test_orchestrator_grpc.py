@@ -4,7 +4,6 @@ and the stack's real NATS (councils live in JetStream KV)."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +16,7 @@ from services.gen.fleet.orchestrator.v1 import orchestrator_pb2_grpc as pb_grpc
 from services.orchestrator.bootstrap import App, bootstrap
 from services.shared.settings import OrchestratorSettings
 from tests.simkit import Sim
+from tests.waiting import until
 
 
 @dataclass
@@ -116,11 +116,8 @@ async def test_faults_end_every_deliberation_cleanly_and_leave_nothing_behind(
     assert sum(not isinstance(o, BaseException) for o in outcomes) >= 1
     stats = await orchestrator.sim.until(lambda s: s["in_flight"] == 0, within_s=10)
     assert stats["in_flight"] == 0
-    # Finished calls let go of their tasks a moment later; wait for that, boundedly.
-    deadline = time.monotonic() + 5
-    while len(our_tasks()) > tasks_before and time.monotonic() < deadline:  # noqa: ASYNC110
-        await asyncio.sleep(0.05)
-    assert len(our_tasks()) <= tasks_before
+    # Finished calls let go of their tasks a moment later.
+    await until(lambda: len(our_tasks()) <= tasks_before, 5, "finished calls to release their tasks")
 
 
 async def test_stream_delivers_stages_in_order_then_the_result(orchestrator: Orchestrator) -> None:

@@ -12,14 +12,15 @@ import pytest
 from nats.aio.client import Client
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from services.orchestrator import handlers
+from services.orchestrator import handlers, housekeeping
 from services.orchestrator.adapters.state_kv import OPEN_BUCKET, DeliberationStore
+from services.orchestrator.domain.lifecycle import header
 from services.orchestrator.domain.model import DeliberationRequest
 from services.orchestrator.domain.tracking import DeliberationRecord, State
-from services.orchestrator.outcomes import header, settle
 from services.shared import events, jetstream
 from services.shared.events import Role
 from services.stack.api import StackInfo
+from tests.fakes import EchoModel, FakeContext, FakeCouncils, FakeJobs
 
 
 @pytest.fixture
@@ -75,17 +76,23 @@ async def messages_under(nc: Client, deliberation_id: str) -> int:
     return (info.state.subjects or {}).get(subject, 0)
 
 
+def kv_deps(nc: Client, store: DeliberationStore) -> handlers.Deps:
+    """The real KV store and JetStream; the ports these tests do not touch are fakes."""
+    return handlers.Deps(llm=EchoModel(), councils=FakeCouncils(), deliberations=store, jobs=FakeJobs(),
+                         context=FakeContext(), publish=partial(jetstream.publish, nc.jetstream()))
+
+
 async def test_a_final_state_is_stored_announced_once_and_unlisted_without_a_trace(nc: Client) -> None:
     store = await DeliberationStore.open(nc.jetstream())
-    publish = partial(jetstream.publish, nc.jetstream())
+    announce = partial(handlers.store_then_announce, kv_deps(nc, store))
     running, done = fresh(), fresh()
     for record in (running, done):
         assert await store.create(record)
     assert not await store.create(running)
     since = await last_seq(nc)
-    assert await settle(store, publish, running, events.DeliberationStarted(**header(running)))
-    assert await settle(store, publish, done, events.DeliberationFailed(**header(done), reason="boom"))
-    assert not await settle(store, publish, done, events.DeliberationCancelled(**header(done), reason="late"))
+    assert await announce(running, events.DeliberationStarted(**header(running)))
+    assert await announce(done, events.DeliberationFailed(**header(done), reason="boom"))
+    assert not await announce(done, events.DeliberationCancelled(**header(done), reason="late"))
     stored = await store.get(done.deliberation_id)
     assert stored is not None and (stored.state, stored.reason) == (State.FAILED, "boom")
     assert await stored_since(nc, since, done.deliberation_id) == [f"{done.deliberation_id}.failed"]
@@ -95,7 +102,7 @@ async def test_a_final_state_is_stored_announced_once_and_unlisted_without_a_tra
     assert await messages_under(nc, done.deliberation_id) == 0
     assert not await store.create(done)  # a redelivered plan finds it and lists nothing again
     assert await messages_under(nc, done.deliberation_id) == 0
-    assert await settle(store, publish, running, events.DeliberationCancelled(**header(running), reason="test over"))
+    assert await announce(running, events.DeliberationCancelled(**header(running), reason="test over"))
 
 
 async def test_a_final_state_whose_publisher_died_is_announced_by_housekeeping(nc: Client) -> None:
@@ -105,11 +112,10 @@ async def test_a_final_state_whose_publisher_died_is_announced_by_housekeeping(n
     since = await last_seq(nc)
     # Stored as cancelled by a process that died before publishing.
     assert await store.save(record.moved_to(State.CANCELLED, reason="superseded"))
-    deps = handlers.Deps(llm=None, councils=None, deliberations=store, jobs=None,  # type: ignore[arg-type]
-                         publish=partial(jetstream.publish, nc.jetstream()))
+    deps = kv_deps(nc, store)
     # The stack's own Orchestrator runs the same housekeeping and may get there first; either
     # way the event goes out exactly once.
-    await handlers.announce_unannounced(deps, await store.listed())
+    await housekeeping.announce_unannounced(deps, await store.listed())
     assert await stored_since(nc, since, record.deliberation_id) == [f"{record.deliberation_id}.cancelled"]
     assert await messages_under(nc, record.deliberation_id) == 0
     assert record.deliberation_id not in await open_ids(store)

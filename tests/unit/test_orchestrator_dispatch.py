@@ -1,87 +1,20 @@
-"""Dispatch rules of the Orchestrator's use cases, over in-memory stand-ins for its own
+"""Dispatch rules of the Orchestrator's use cases, over the in-memory fakes of its
 ports (the real KV store and Ray are covered by the integration and e2e tests)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from services.orchestrator import handlers, outcomes
-from services.orchestrator.domain.council import Council, Role, default_council
-from services.orchestrator.domain.tracking import DeliberationRecord, State, deliberation_id
+from services.orchestrator import handlers, housekeeping
+from services.orchestrator.domain.council import Role
+from services.orchestrator.domain.lifecycle import transition
+from services.orchestrator.domain.tracking import State, deliberation_id
 from services.shared import events
+from tests.fakes import FakeJobs, Published, orchestrator_deps
 
 
-class Councils:
-    def __init__(self, *roles: Role) -> None:
-        self.by_role = {r: default_council(r) for r in roles}
-
-    async def get(self, role: Role) -> Council | None:
-        return self.by_role.get(role)
-
-
-class Deliberations:
-    def __init__(self) -> None:
-        self.records: dict[str, DeliberationRecord] = {}
-        self.active_ids: dict[tuple[str, Role], str] = {}
-        self.open_ids: set[str] = set()
-
-    async def get(self, did: str) -> DeliberationRecord | None:
-        return self.records.get(did)
-
-    async def create(self, record: DeliberationRecord) -> bool:
-        if record.deliberation_id in self.records:
-            return False
-        self.open_ids.add(record.deliberation_id)
-        self.records[record.deliberation_id] = record
-        self.active_ids[(record.story_id, record.role)] = record.deliberation_id
-        return True
-
-    async def save(self, record: DeliberationRecord) -> bool:
-        if self.records[record.deliberation_id].terminal:
-            return False
-        self.records[record.deliberation_id] = record
-        return True
-
-    async def active(self, story_id: str, role: Role) -> DeliberationRecord | None:
-        did = self.active_ids.get((story_id, role))
-        return self.records.get(did) if did else None
-
-    async def all(self) -> list[DeliberationRecord]:
-        return list(self.records.values())
-
-    async def listed(self) -> list[DeliberationRecord]:
-        return [self.records[did] for did in sorted(self.open_ids)]
-
-    async def unlist(self, did: str) -> None:
-        self.open_ids.discard(did)
-
-
-class Jobs:
-    def __init__(self) -> None:
-        self.submitted: list[str] = []
-        self.stopped: list[str] = []
-
-    async def submit(self, did: str) -> bool:
-        if did in self.submitted:
-            return False
-        self.submitted.append(did)
-        return True
-
-    async def stop(self, did: str) -> None:
-        self.stopped.append(did)
-
-
-def deps(*roles: Role) -> tuple[handlers.Deps, list[events.Event], Jobs]:
-    published: list[events.Event] = []
-
-    async def publish(event: events.Event) -> bool:
-        published.append(event)
-        return True
-
-    jobs = Jobs()
-    d: Any = handlers.Deps(llm=None, councils=Councils(*roles), deliberations=Deliberations(),  # type: ignore[arg-type]
-                           jobs=jobs, publish=publish)  # type: ignore[arg-type]
-    return d, published, jobs
+def deps(*roles: Role) -> tuple[handlers.Deps, Published, FakeJobs]:
+    d = orchestrator_deps(*roles)
+    assert isinstance(d.publish, Published) and isinstance(d.jobs, FakeJobs)
+    return d, d.publish, d.jobs
 
 
 def approved(version: int = 1, roles: tuple[Role, ...] = (Role.DEV,)) -> events.PlanApproved:
@@ -136,7 +69,7 @@ async def test_expired_deliberations_fail_and_their_jobs_stop() -> None:
     d, published, jobs = deps(Role.DEV)
     d.deadline_s = 0.0
     await handlers.dispatch_plan(d, approved())
-    expired = await handlers.reap_expired(d, await d.deliberations.listed())
+    expired = await housekeeping.reap_expired(d, await d.deliberations.listed())
     assert expired == jobs.stopped == [deliberation_id("S", "P", 1, Role.DEV)]
     assert isinstance(published[-1], events.DeliberationFailed) and "deadline" in published[-1].reason
 
@@ -150,7 +83,7 @@ async def test_a_late_job_result_neither_reopens_nor_reannounces_a_cancelled_del
     record = await handlers.get_deliberation(d, did)
     header = {"deliberation_id": did, "story_id": "S", "plan_id": "P", "role": Role.DEV}
     late = events.DeliberationFailed(**header, reason="x")
-    assert not await outcomes.settle(d.deliberations, d.publish, record, late)
+    assert not await handlers.store_then_announce(d, record, late)
     assert [type(e).__name__ for e in published] == ["DeliberationCancelled"]
     assert (await handlers.get_deliberation(d, did)).reason == "not needed"
 
@@ -165,10 +98,11 @@ async def test_an_event_is_stored_before_it_is_announced() -> None:
         seen.append((await handlers.get_deliberation(d, did)).state)
         return True
 
+    d.publish = publish
     record = await handlers.get_deliberation(d, did)
     header = {"deliberation_id": did, "story_id": "S", "plan_id": "P", "role": Role.DEV}
-    assert await outcomes.settle(d.deliberations, publish, record, events.DeliberationStarted(**header))
-    assert await outcomes.settle(d.deliberations, publish, record, events.DeliberationFailed(**header, reason="r"))
+    assert await handlers.store_then_announce(d, record, events.DeliberationStarted(**header))
+    assert await handlers.store_then_announce(d, record, events.DeliberationFailed(**header, reason="r"))
     assert seen == [State.RUNNING, State.FAILED]
 
 
@@ -183,9 +117,17 @@ async def test_a_final_state_whose_publisher_died_is_announced_once_by_housekeep
         winner=(winner := events.CandidateSummary(agent_id="dev-1", rank=1, score=0.9, proposal="p")),
         candidates=[winner],
     )
-    assert await d.deliberations.save(outcomes.transition(record, completed))
-    assert await handlers.announce_unannounced(d, await d.deliberations.listed()) == [did]
+    assert await d.deliberations.save(transition(record, completed))
+    assert await housekeeping.announce_unannounced(d, await d.deliberations.listed()) == [did]
     assert published == [completed]
-    assert await handlers.announce_unannounced(d, await d.deliberations.listed()) == []
+    assert await housekeeping.announce_unannounced(d, await d.deliberations.listed()) == []
     listed = await d.deliberations.listed()
-    assert await handlers.reap_expired(d, listed) == [] and await handlers.reconcile_jobs(d, listed) == []
+    assert await housekeeping.reap_expired(d, listed) == [] and await housekeeping.reconcile_jobs(d, listed) == []
+
+
+async def test_a_plan_seats_the_whole_council_whatever_its_size() -> None:
+    d, _, _ = deps()
+    await handlers.create_council(d, Role.DEV, 2, [])
+    await handlers.dispatch_plan(d, approved())
+    record = await handlers.get_deliberation(d, deliberation_id("S", "P", 1, Role.DEV))
+    assert record.request.num_agents == 2

@@ -3,11 +3,12 @@
 from datetime import timedelta
 
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2 as pb
+from services.orchestrator.domain.lifecycle import completed_event, transition
 from services.orchestrator.domain.model import Candidate, DeliberationRequest, DeliberationResult, StageUsage
-from services.orchestrator.domain.tracking import DeliberationRecord, State, deliberation_id, now, supersedes
+from services.orchestrator.domain.tracking import DeliberationRecord, State, deliberation_id, supersedes
 from services.orchestrator.entrypoints import grpc_mapping
-from services.orchestrator.outcomes import completed_event, transition
 from services.shared.events import DeliberationCancelled, DeliberationCompleted, DeliberationStarted, Role
+from services.shared.events import utcnow as now
 
 
 def record(**fields: object) -> DeliberationRecord:

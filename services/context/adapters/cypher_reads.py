@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from services.context.domain.model import NODE_KEYS
+
 LOAD_CONTEXT = """
 MATCH (s:Story {story_id: $story_id})
 RETURN s {.story_id, .title, .description, .phase, .acceptance_criteria, .summary, .revision} AS story,
@@ -17,20 +19,6 @@ RETURN s {.story_id, .title, .description, .phase, .acceptance_criteria, .summar
   [(a:PlanApproval)-[:FOR_STORY]->(s) | a {.plan_id, .plan_version, .approved_by, .at}] AS approvals,
   [(s)-[:HAS_MILESTONE]->(m:Milestone) | m {.text, .at}] AS milestones
 """
-
-# Natural key of each label GetGraphRelationships may start from.
-NODE_KEYS: dict[str, str] = {
-    "Story": "story_id",
-    "Task": "task_id",
-    "Decision": "decision_id",
-    "PlanVersion": "plan_id",
-    "Deliberation": "deliberation_id",
-    "Actor": "name",
-    "PlanApproval": "event_id",
-    "PhaseTransition": "event_id",
-    "Milestone": "milestone_id",
-}
-
 
 def neighbourhood(label: str, depth: int) -> str:
     """Label and depth are checked against fixed sets before they reach the query text;

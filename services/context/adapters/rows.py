@@ -15,6 +15,7 @@ from services.shared.events import (
     DeliberationEvent,
     PlanApproved,
     StoryTransitioned,
+    rfc3339,
 )
 
 STATUS = {
@@ -23,11 +24,6 @@ STATUS = {
     DELIBERATION_FAILED: "FAILED",
     DELIBERATION_CANCELLED: "CANCELLED",
 }
-
-
-def iso(ts: datetime) -> str:
-    ts = ts if ts.tzinfo else ts.replace(tzinfo=UTC)
-    return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def micros(ts: datetime) -> int:
@@ -47,7 +43,7 @@ def plan_rows(events: list[PlanApproved]) -> list[dict[str, Any]]:
             "title": e.title,
             "description": e.description,
             "acceptance_criteria": list(e.acceptance_criteria),
-            "at": iso(e.timestamp),
+            "at": rfc3339(e.timestamp),
             "tasks": [
                 {
                     "task_id": t.task_id,
@@ -70,7 +66,7 @@ def transition_rows(events: list[StoryTransitioned], requested_by: str = "") -> 
             "story_id": e.story_id,
             "from_phase": e.from_phase.value,
             "to_phase": e.to_phase.value,
-            "at": iso(e.timestamp),
+            "at": rfc3339(e.timestamp),
             "seq": micros(e.timestamp),
             "requested_by": requested_by,
         }
@@ -96,7 +92,7 @@ def status_rows(events: list[DeliberationEvent]) -> list[dict[str, Any]]:
             "role": e.role.value,
             "status": STATUS[e.subject],
             "reason": str(getattr(e, "reason", "")),
-            "at": iso(e.occurred_at),
+            "at": rfc3339(e.occurred_at),
         }
         for e in events
     ]
@@ -126,7 +122,7 @@ def completed_rows(events: list[DeliberationCompleted]) -> tuple[list[dict[str, 
                 "reviews_json": json.dumps([r.model_dump() for r in w.reviews], ensure_ascii=False),
                 "usage_json": json.dumps([u.model_dump() for u in e.usage]),
                 "duration_ms": e.duration_ms,
-                "at": iso(e.occurred_at),
+                "at": rfc3339(e.occurred_at),
             }
         )
         alternatives += [
@@ -142,7 +138,7 @@ def completed_rows(events: list[DeliberationCompleted]) -> tuple[list[dict[str, 
                 "agent_id": c.agent_id,
                 "proposal": c.proposal,
                 "reviews_json": json.dumps([r.model_dump() for r in c.reviews], ensure_ascii=False),
-                "at": iso(e.occurred_at),
+                "at": rfc3339(e.occurred_at),
             }
             for c in e.candidates
             if c.agent_id != w.agent_id

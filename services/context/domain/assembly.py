@@ -7,7 +7,9 @@ so whatever is lost is always the lowest-priority material.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from services.context.domain.model import DecisionItem, StoryContext, TaskItem
 from services.context.domain.redaction import redact
@@ -53,6 +55,18 @@ class AssembledContext:
     omitted: tuple[str, ...] = ()
     # Token counts of the system, context and tools blocks.
     block_tokens: tuple[int, int, int] = (0, 0, 0)
+
+
+def encode(assembled: AssembledContext) -> bytes:
+    """The cache's form of an assembled context."""
+    return json.dumps(asdict(assembled)).encode()
+
+
+def decode(raw: bytes) -> AssembledContext:
+    data: dict[str, Any] = json.loads(raw)
+    for name in ("sections", "omitted", "block_tokens"):
+        data[name] = tuple(data[name])
+    return AssembledContext(**data)
 
 
 def assemble(

@@ -9,6 +9,19 @@ from services.shared.events import Phase, Role
 ROLES: tuple[str, ...] = tuple(r.value for r in Role)
 PHASES: tuple[str, ...] = tuple(p.value for p in Phase)
 
+# Natural key of each label GetGraphRelationships may start from.
+NODE_KEYS: dict[str, str] = {
+    "Story": "story_id",
+    "Task": "task_id",
+    "Decision": "decision_id",
+    "PlanVersion": "plan_id",
+    "Deliberation": "deliberation_id",
+    "Actor": "name",
+    "PlanApproval": "event_id",
+    "PhaseTransition": "event_id",
+    "Milestone": "milestone_id",
+}
+
 
 @dataclass(frozen=True)
 class StoryHeader:

@@ -8,11 +8,11 @@ from typing import Any, TypeVar
 
 import grpc
 
-from services.context import handlers
+from services.context import commands, queries
 from services.context.domain.assembly import AssembledContext
 from services.context.domain.errors import InvalidArgument, NotFound
 from services.context.domain.model import DecisionItem, TaskItem
-from services.context.handlers import Deps
+from services.context.ports import Deps
 from services.gen.fleet.context.v1 import context_pb2 as pb
 from services.gen.fleet.context.v1 import context_pb2_grpc as pb_grpc
 
@@ -88,7 +88,7 @@ def decision_info(d: DecisionItem) -> pb.DecisionInfo:
 def decision_input(story_id: str, d: pb.DecisionInput, field: str = "decision") -> Any:
     if not d.title.strip():
         raise InvalidArgument(f"{field}.title", "is required")
-    return handlers.decision_input(
+    return commands.decision_input(
         story_id,
         d.title,
         d.rationale,
@@ -106,7 +106,7 @@ class ContextServicer(pb_grpc.ContextServiceServicer):
     @_status
     async def GetContext(self, request: pb.GetContextRequest, context: Any) -> pb.GetContextResponse:
         role, phase = role_name(request.role), phase_name(request.phase)
-        result = await handlers.get_context(
+        result = await queries.get_context(
             self.deps, request.story_id, role, phase, request.task_id, request.token_budget
         )
         a = result.assembled
@@ -122,14 +122,14 @@ class ContextServicer(pb_grpc.ContextServiceServicer):
     @_status
     async def UpdateContext(self, request: pb.UpdateContextRequest, context: Any) -> pb.UpdateContextResponse:
         decisions = [decision_input(request.story_id, d, f"decisions[{i}]") for i, d in enumerate(request.decisions)]
-        version, changes = await handlers.update_context(
+        version, changes = await commands.update_context(
             self.deps, request.story_id, decisions, list(request.milestones), request.summary
         )
         return pb.UpdateContextResponse(version=str(version), changes=changes)
 
     @_status
     async def RehydrateSession(self, request: pb.RehydrateSessionRequest, context: Any) -> pb.RehydrateSessionResponse:
-        r = await handlers.rehydrate_session(self.deps, request.story_id, role_name(request.role), request.token_budget)
+        r = await queries.rehydrate_session(self.deps, request.story_id, role_name(request.role), request.token_budget)
         return pb.RehydrateSessionResponse(
             story_id=r.story_id,
             phase=r.phase,
@@ -141,7 +141,7 @@ class ContextServicer(pb_grpc.ContextServiceServicer):
 
     @_status
     async def ValidateScope(self, request: pb.ValidateScopeRequest, context: Any) -> pb.ValidateScopeResponse:
-        r = handlers.validate_scope(self.deps, role_name(request.role), phase_name(request.phase), request.scopes)
+        r = queries.validate_scope(self.deps, role_name(request.role), phase_name(request.phase), request.scopes)
         return pb.ValidateScopeResponse(
             allowed=r.check.allowed,
             missing=list(r.missing),
@@ -151,7 +151,7 @@ class ContextServicer(pb_grpc.ContextServiceServicer):
 
     @_status
     async def CreateStory(self, request: pb.CreateStoryRequest, context: Any) -> pb.CreateStoryResponse:
-        created = await handlers.create_story(
+        created = await commands.create_story(
             self.deps,
             request.story_id,
             request.title,
@@ -164,7 +164,7 @@ class ContextServicer(pb_grpc.ContextServiceServicer):
 
     @_status
     async def CreateTask(self, request: pb.CreateTaskRequest, context: Any) -> pb.CreateTaskResponse:
-        task, created = await handlers.create_task(
+        task, created = await commands.create_task(
             self.deps,
             request.story_id,
             request.task_id,
@@ -181,14 +181,14 @@ class ContextServicer(pb_grpc.ContextServiceServicer):
     ) -> pb.AddProjectDecisionResponse:
         if not request.HasField("decision"):
             raise InvalidArgument("decision", "is required")
-        decision_id, version = await handlers.add_project_decision(
+        decision_id, version = await commands.add_project_decision(
             self.deps, request.story_id, decision_input(request.story_id, request.decision)
         )
         return pb.AddProjectDecisionResponse(decision_id=decision_id, version=str(version))
 
     @_status
     async def TransitionPhase(self, request: pb.TransitionPhaseRequest, context: Any) -> pb.TransitionPhaseResponse:
-        r = await handlers.transition_phase(
+        r = await commands.transition_phase(
             self.deps,
             request.story_id,
             phase_name(request.from_phase, "from_phase"),
@@ -202,7 +202,7 @@ class ContextServicer(pb_grpc.ContextServiceServicer):
     async def GetGraphRelationships(
         self, request: pb.GetGraphRelationshipsRequest, context: Any
     ) -> pb.GetGraphRelationshipsResponse:
-        n = await handlers.get_graph_relationships(self.deps, request.node_id, request.node_label, request.depth)
+        n = await queries.get_graph_relationships(self.deps, request.node_id, request.node_label, request.depth)
         return pb.GetGraphRelationshipsResponse(
             nodes=[pb.GraphNode(id=x.id, labels=list(x.labels), properties=x.properties) for x in n.nodes],
             relationships=[pb.GraphRelationship(from_id=e.from_id, to_id=e.to_id, type=e.type) for e in n.edges],

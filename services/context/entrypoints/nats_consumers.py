@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 from nats.js.client import JetStreamContext
 
-from services.context import handlers
-from services.context.handlers import Deps
+from services.context import ingest
+from services.context.ports import Deps
 from services.shared.events import (
     DELIBERATION_EVENTS,
     PLAN_APPROVED,
@@ -51,11 +51,11 @@ def batch_handler(deps: Deps) -> BatchHandler:
         transitions = [e for e in events if isinstance(e, StoryTransitioned)]
         outcomes = [e for e in events if isinstance(e, DeliberationEvent)]
         if plans:
-            await handlers.record_plan_approved_batch(deps, plans)
+            await ingest.record_plan_approved_batch(deps, plans)
         if transitions:
-            await handlers.record_transition_batch(deps, transitions)
+            await ingest.record_transition_batch(deps, transitions)
         if outcomes:
-            await handlers.record_deliberation_outcome_batch(deps, outcomes)
+            await ingest.record_deliberation_outcome_batch(deps, outcomes)
 
     return handle
 

@@ -19,6 +19,17 @@ class PlanNotRecorded(TimeoutError):
     pass
 
 
+class ContextClient:
+    """The Context service as a Ray job reads it."""
+
+    def __init__(self, addr: str, *, wait_s: float) -> None:
+        self.addr = addr
+        self.wait_s = wait_s
+
+    async def plan_context(self, story_id: str, role: Role, plan_id: str, plan_version: int) -> str:
+        return await plan_context(self.addr, story_id, role, plan_id, plan_version, wait_s=self.wait_s)
+
+
 async def plan_context(
     addr: str, story_id: str, role: Role, plan_id: str, plan_version: int, *, wait_s: float, budget: int = 0
 ) -> str:
@@ -41,7 +52,9 @@ async def plan_context(
                     timeout=10,
                 )
             except grpc.aio.AioRpcError as exc:
-                if exc.code() not in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.UNAVAILABLE):
+                # A busy Context service (DEADLINE_EXCEEDED) is as worth waiting for as one not up yet.
+                if exc.code() not in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.UNAVAILABLE,
+                                      grpc.StatusCode.DEADLINE_EXCEEDED):
                     raise
                 last = f"{exc.code().name}: {exc.details()}"
             else:

@@ -11,76 +11,45 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
-import json
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextvars import ContextVar
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx2  # the HTTP library the openai SDK itself runs on
 import openai
 from openai import AsyncOpenAI
-from prometheus_client import Counter, Gauge, Histogram
-from pydantic import BaseModel
 
-from services.orchestrator.domain.llm import ChatRequest, ChatResult, LLMError, Usage
+from services.orchestrator.adapters.llm_metrics import (
+    CALLS,
+    FIRST_TOKEN,
+    IN_FLIGHT,
+    QUEUE_DEPTH,
+    QUEUE_WAIT,
+    RETRIES,
+    TOKENS,
+)
+from services.orchestrator.adapters.sse_stream import StreamRead
+from services.orchestrator.domain.llm import (
+    ChatRequest,
+    ChatResult,
+    LLMError,
+    LLMStatus,
+    Usage,
+    WaitCallback,
+    notify_waiting,
+    wait_listener,
+)
 from services.shared.settings import LLMSettings
 
 log = logging.getLogger("conclave.llm")
-
-WaitCallback = Callable[[str], Awaitable[None] | None]
-# Set by whoever wants to hear why a call is waiting (e.g. a streaming RPC's heartbeat).
-wait_listener: ContextVar[WaitCallback | None] = ContextVar("llm_wait_listener", default=None)
-
-QUEUE_DEPTH = Gauge("conclave_llm_queue_depth", "LLM calls waiting for an in-flight slot")
-QUEUE_WAIT = Histogram(
-    "conclave_llm_queue_wait_seconds", "Time spent waiting for an in-flight slot",
-    buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
-)
-IN_FLIGHT = Gauge("conclave_llm_in_flight", "LLM HTTP requests in flight")
-CALLS = Counter("conclave_llm_calls_total", "LLM calls by final outcome", ["outcome"])
-RETRIES = Counter("conclave_llm_retries_total", "LLM attempts retried, by reason", ["reason"])
-TOKENS = Counter("conclave_llm_tokens_total", "Tokens accounted by the server", ["kind"])
-FIRST_TOKEN = Histogram(
-    "conclave_llm_first_token_seconds", "Time from sending a request to its first token",
-    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
-)
-
-
-class LLMStatus(BaseModel):
-    url: str
-    model: str
-    ready: bool
-    reachable: bool
-    models: list[str]
-    in_flight: int
-    queued: int
-    max_in_flight: int
-    last_probe_latency_ms: float | None
-    last_probe_error: str = ""
-    # The server names itself a simulator (the project's `conclave sim serve`).
-    simulator: bool = False
-
 
 class _Retryable(Exception):
     def __init__(self, reason: str, detail: str, retry_after: float | None = None) -> None:
         super().__init__(detail)
         self.reason = reason
         self.retry_after = retry_after
-
-
-async def _notify(callback: WaitCallback | None, message: str) -> None:
-    if callback is None:
-        return
-    try:
-        result = callback(message)
-        if inspect.isawaitable(result):
-            await result
-    except Exception:  # a broken listener must not break the call
-        log.exception("LLM wait listener failed")
 
 
 def _retry_after(err: openai.APIStatusError) -> float | None:
@@ -178,7 +147,7 @@ class OpenAILLM:
             message = self._loading_message(waited)
             if waited >= limit:
                 raise LLMError(message, retryable=True)
-            await _notify(listener, message)
+            await notify_waiting(listener, message)
             await asyncio.sleep(min(self.settings.llm_probe_interval_s, max(0.0, limit - waited)))
 
     def status(self) -> LLMStatus:
@@ -224,7 +193,7 @@ class OpenAILLM:
         while True:
             await asyncio.sleep(self.settings.llm_probe_interval_s)
             waited = time.monotonic() - since
-            await _notify(listener, f"waiting for an LLM slot ({self._queued} queued, "
+            await notify_waiting(listener, f"waiting for an LLM slot ({self._queued} queued, "
                                     f"{self._in_flight} in flight, {waited:.1f}s)")
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
@@ -288,13 +257,11 @@ class OpenAILLM:
         s = self.settings
         sent = time.monotonic()
         first_token = asyncio.timeout(s.llm_first_token_timeout_s)
-        read = _StreamRead(model=s.vllm_model)
+        read = StreamRead(model=s.vllm_model)
         try:
             async with asyncio.timeout(s.llm_total_timeout_s), first_token:
-                # The raw response, not the SDK's stream: the SDK builds a pydantic chunk object per
-                # SSE event (~23 ms CPU per answer, serialised on the event loop when a council's
-                # answers land together); json.loads into dicts costs a fraction of that. Leaving
-                # the `async with` closes the HTTP response however we leave, cancellation included.
+                # The raw response, not the SDK's stream (see sse_stream.py). Leaving the `async with`
+                # closes the HTTP response however we leave, cancellation included.
                 create = self._client.chat.completions.with_streaming_response.create
                 async with create(**self._kwargs(request)) as resp:
                     async for line in resp.iter_lines():
@@ -329,47 +296,3 @@ class OpenAILLM:
             prompt_chars = sum(len(m.content) for m in request.messages)
             usage = Usage(calls=1, prompt_tokens=prompt_chars // 4, completion_tokens=len(read.parts))
         return text, usage, read.model
-
-
-class _StreamRead:
-    """The state of one streamed chat completion, fed one SSE line at a time."""
-
-    __slots__ = ("done", "finished", "model", "parts", "usage")
-
-    def __init__(self, model: str) -> None:
-        self.model = model
-        self.parts: list[str] = []
-        self.usage: Usage | None = None
-        self.finished = False
-        self.done = False
-
-    def feed(self, line: str) -> bool:
-        """Take one line; True when it carried content or a finish_reason (a token arrived)."""
-        if not line.startswith("data:"):
-            return False  # blank separators, comments, `event:`/`id:` fields
-        data = line[5:].strip()
-        if data == "[DONE]" or self.done:
-            self.done = True
-            return False
-        chunk = json.loads(data)
-        if not isinstance(chunk, dict):
-            return False
-        if chunk.get("error"):
-            # What the SDK's own stream does with an in-band error event.
-            error = chunk["error"]
-            message = error.get("message") if isinstance(error, dict) else str(error)
-            raise LLMError(f"LLM error in stream: {message}")
-        self.model = chunk.get("model") or self.model
-        usage = chunk.get("usage")
-        if usage:
-            self.usage = Usage(calls=1, prompt_tokens=int(usage.get("prompt_tokens") or 0),
-                               completion_tokens=int(usage.get("completion_tokens") or 0))
-        token = False
-        for choice in chunk.get("choices") or ():
-            content = (choice.get("delta") or {}).get("content")
-            if content:
-                self.parts.append(content)
-                token = True
-            if choice.get("finish_reason") is not None:
-                self.finished = token = True
-        return token

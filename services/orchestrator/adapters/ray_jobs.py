@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import shlex
+from typing import TYPE_CHECKING
 
-from ray.job_submission import JobStatus, JobSubmissionClient
+from services.orchestrator.domain.tracking import JobState
+
+if TYPE_CHECKING:
+    from ray.job_submission import JobSubmissionClient
 
 JOB_MODULE = "services.orchestrator.entrypoints.ray_job"
 
 
 def job_client(address: str, auth_token: str = "") -> JobSubmissionClient:
+    # Imported here: the Ray job's driver shares this module's process tree and starts faster without Ray's SDK.
+    from ray.job_submission import JobSubmissionClient
+
     # Ray >= 2.59 enables token auth on local clusters by default; the token is
     # passed explicitly rather than picked up from whatever the process env holds.
     headers = {"Authorization": f"Bearer {auth_token}"} if auth_token else None
@@ -68,10 +75,10 @@ class RayJobs:
 
         await asyncio.to_thread(stop)
 
-    async def status(self, deliberation_id: str) -> JobStatus | None:
-        def status() -> JobStatus | None:
+    async def status(self, deliberation_id: str) -> JobState | None:
+        def status() -> JobState | None:
             try:
-                return self._connected().get_job_status(deliberation_id)
+                return JobState(self._connected().get_job_status(deliberation_id).value)
             except RuntimeError:
                 return None
 

@@ -29,3 +29,11 @@ class CouncilFailed(Exception):
 
 class EmptyAnswer(ValueError):
     """A model answered with nothing where a proposal was due."""
+
+
+class NotFound(LookupError):
+    """An unknown council, deliberation or story."""
+
+
+class AlreadyExists(LookupError):
+    """A council for the role exists already."""

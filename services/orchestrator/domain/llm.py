@@ -6,11 +6,31 @@ unit tests' scripted model both implement it.
 
 from __future__ import annotations
 
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
 Stage = Literal["generate", "review", "revise", "chair"]
+
+WaitCallback = Callable[[str], Awaitable[None] | None]
+# Set by whoever wants to hear why a call is waiting (e.g. a streaming RPC's heartbeat);
+# a context variable, so it follows the caller's task into the adapter without a parameter.
+wait_listener: ContextVar[WaitCallback | None] = ContextVar("llm_wait_listener", default=None)
+
+
+async def notify_waiting(listener: WaitCallback | None, message: str) -> None:
+    if listener is None:
+        return
+    try:
+        result = listener(message)
+        if inspect.isawaitable(result):
+            await result
+    except Exception:  # a broken listener must not break the call
+        logging.getLogger("conclave.llm").exception("LLM wait listener failed")
 
 
 class ChatMessage(BaseModel):
@@ -50,6 +70,23 @@ class ChatResult(BaseModel):
     model: str = ""
 
 
+class LLMStatus(BaseModel):
+    """What the model server looks like from this process."""
+
+    url: str
+    model: str
+    ready: bool
+    reachable: bool
+    models: list[str]
+    in_flight: int
+    queued: int
+    max_in_flight: int
+    last_probe_latency_ms: float | None
+    last_probe_error: str = ""
+    # The server names itself a simulator (the project's `conclave sim serve`).
+    simulator: bool = False
+
+
 class LLMError(Exception):
     """A call that failed for good (after the adapter's own retries)."""
 
@@ -60,3 +97,11 @@ class LLMError(Exception):
 
 class LLMPort(Protocol):
     async def chat(self, request: ChatRequest) -> ChatResult: ...
+
+
+class ModelServer(LLMPort, Protocol):
+    """The LLM port as the services hold it: calls, plus a look at the server behind them."""
+
+    async def probe(self) -> LLMStatus: ...
+
+    async def aclose(self) -> None: ...

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from services.orchestrator.domain.council import Role
 from services.orchestrator.domain.model import DeliberationRequest
+from services.shared.events import utcnow
 
 
 class State(StrEnum):
@@ -24,14 +25,24 @@ class State(StrEnum):
 TERMINAL = frozenset({State.COMPLETED, State.FAILED, State.CANCELLED})
 
 
+class JobState(StrEnum):
+    """The state of a deliberation's job as its runner reports it (Ray's names)."""
+
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    STOPPED = "STOPPED"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+    @property
+    def ended(self) -> bool:
+        return self in (JobState.STOPPED, JobState.SUCCEEDED, JobState.FAILED)
+
+
 def deliberation_id(story_id: str, plan_id: str, plan_version: int, role: Role) -> str:
     """Deterministic, so a redelivered plan.approved maps to the same Ray submission."""
     digest = hashlib.sha256(f"{story_id}\x1f{plan_id}\x1f{plan_version}\x1f{role.value}".encode()).hexdigest()
     return f"dlb-{role.value.lower()}-{digest[:20]}"
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 class DeliberationRecord(BaseModel):
@@ -46,8 +57,8 @@ class DeliberationRecord(BaseModel):
     reason: str = ""
     # The DeliberationResult as JSON once COMPLETED.
     result: dict[str, Any] | None = None
-    created_at: datetime = Field(default_factory=now)
-    updated_at: datetime = Field(default_factory=now)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
     deadline_at: datetime | None = None
 
     @property
@@ -61,7 +72,7 @@ class DeliberationRecord(BaseModel):
         if state == State.PENDING or (state == State.RUNNING and self.state == State.RUNNING):
             return self
         return self.model_copy(
-            update={"state": state, "reason": reason or self.reason, "result": result, "updated_at": now()}
+            update={"state": state, "reason": reason or self.reason, "result": result, "updated_at": utcnow()}
         )
 
     def expired(self, at: datetime) -> bool:

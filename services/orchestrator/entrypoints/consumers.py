@@ -11,6 +11,7 @@ from typing import Any
 from nats.js.client import JetStreamContext
 
 from services.orchestrator import handlers
+from services.orchestrator.housekeeping import housekeep
 from services.shared import events, jetstream
 from services.shared.grpcserver import Worker
 
@@ -42,7 +43,7 @@ def workers(js: JetStreamContext, deps: handlers.Deps, housekeeping_s: float = 5
     async def housekeeping(stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                await handlers.housekeep(deps)
+                await housekeep(deps)
             except Exception:
                 log.exception("housekeeping failed; will retry")
             with contextlib.suppress(TimeoutError):

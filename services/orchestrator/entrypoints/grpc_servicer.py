@@ -14,10 +14,9 @@ import grpc
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2 as pb
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2_grpc as pb_grpc
 from services.orchestrator import handlers
-from services.orchestrator.adapters.llm_openai import OpenAILLM, wait_listener
 from services.orchestrator.domain.council import Role
-from services.orchestrator.domain.errors import CouncilFailed, ValidationError
-from services.orchestrator.domain.llm import LLMError
+from services.orchestrator.domain.errors import AlreadyExists, CouncilFailed, NotFound, ValidationError
+from services.orchestrator.domain.llm import LLMError, wait_listener
 from services.orchestrator.domain.model import ProgressEvent
 from services.orchestrator.entrypoints import grpc_mapping as m
 
@@ -30,8 +29,8 @@ CHAIR_OUTCOMES = {"select": pb.OrchestrateResponse.SELECTED, "synthesize": pb.Or
 def status_of(exc: BaseException) -> grpc.StatusCode | None:
     return {
         ValidationError: grpc.StatusCode.INVALID_ARGUMENT,
-        handlers.NotFound: grpc.StatusCode.NOT_FOUND,
-        handlers.AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
+        NotFound: grpc.StatusCode.NOT_FOUND,
+        AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
         CouncilFailed: grpc.StatusCode.ABORTED,
         LLMError: grpc.StatusCode.UNAVAILABLE,
     }.get(type(exc))
@@ -42,7 +41,7 @@ def _status(method: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> R:
         try:
             return await method(self, request, context)
-        except (ValidationError, handlers.NotFound, handlers.AlreadyExists, CouncilFailed, LLMError) as exc:
+        except (ValidationError, NotFound, AlreadyExists, CouncilFailed, LLMError) as exc:
             code = status_of(exc)
             assert code is not None
             await context.abort(code, str(exc))
@@ -57,7 +56,7 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
 
     async def _request(self, message: pb.DeliberateRequest, field: str = "") -> Any:
         role = m.role_of(message.role, f"{field}role")
-        return m.request_of(message, await self.deps.councils.get(role), field)
+        return m.request_of(message, await handlers.find_council(self.deps, role), field)
 
     @_status
     async def Deliberate(self, request: pb.DeliberateRequest, context: Any) -> pb.DeliberateResponse:
@@ -154,10 +153,8 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
 
     @_status
     async def ListCouncils(self, request: pb.ListCouncilsRequest, context: Any) -> pb.ListCouncilsResponse:
-        councils = await self.deps.councils.all()
-        if request.role:
-            role = m.role_of(request.role)
-            councils = [c for c in councils if c.role == role]
+        role = m.role_of(request.role) if request.role else None
+        councils = await handlers.list_councils(self.deps, role)
         return pb.ListCouncilsResponse(councils=[m.council(c) for c in councils])
 
     @_status
@@ -180,14 +177,12 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
     @_status
     async def GetStatus(self, request: pb.GetStatusRequest, context: Any) -> pb.GetStatusResponse:
         summary = await handlers.status(self.deps)
-        model = pb.ModelServerStatus()
-        if isinstance(self.deps.llm, OpenAILLM):
-            llm = await self.deps.llm.probe()
-            model = pb.ModelServerStatus(
-                url=llm.url, reachable=llm.reachable, models=llm.models, in_flight=llm.in_flight,
-                queued=llm.queued, last_probe_latency_ms=llm.last_probe_latency_ms or 0.0,
-                simulator=llm.simulator,
-            )
+        llm = summary.model_server
+        model = pb.ModelServerStatus(
+            url=llm.url, reachable=llm.reachable, models=llm.models, in_flight=llm.in_flight,
+            queued=llm.queued, last_probe_latency_ms=llm.last_probe_latency_ms or 0.0,
+            simulator=llm.simulator,
+        )
         return pb.GetStatusResponse(
             uptime_s=summary.uptime_s, councils=summary.councils,
             deliberations_by_state=summary.deliberations_by_state, model_server=model,

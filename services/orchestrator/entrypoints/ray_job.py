@@ -1,8 +1,9 @@
-"""The Ray job driver: one deliberation, start to finish, reported over NATS.
+"""The Ray job driver of one deliberation: `python -m services.orchestrator.entrypoints.ray_job <id>`.
 
-Entry point: `python -m services.orchestrator.entrypoints.ray_job <deliberation_id>`.
-The job reads what to deliberate from the deliberation's record, so its command line
-carries nothing but the id that Ray uses as the submission id.
+The command line carries nothing but the id Ray uses as the submission id; the job reads what
+to deliberate from the deliberation's record. Exit codes: 0 done (or cancelled before it
+started), 1 ended without a result (the reason is recorded), 2 no such deliberation,
+143 stopped by Ray.
 """
 
 # ruff: noqa: E402  (the start-up tuning below has to run before the heavy imports)
@@ -24,19 +25,11 @@ if __name__ == "__main__":
 import asyncio
 import logging
 import signal
-from functools import partial
 
-from nats.js.client import JetStreamContext
-
-from services.orchestrator import deliberation as engine
-from services.orchestrator.adapters.context_client import plan_context
-from services.orchestrator.adapters.llm_openai import OpenAILLM
-from services.orchestrator.adapters.state_kv import CouncilStore, DeliberationStore
-from services.orchestrator.domain.errors import CouncilFailed, ValidationError
-from services.orchestrator.domain.model import DeliberationResult, ProgressEvent
-from services.orchestrator.domain.tracking import DeliberationRecord
-from services.orchestrator.outcomes import agent_event, completed_event, header, settle
-from services.shared import events, jetstream
+from services.orchestrator import handlers
+from services.orchestrator.bootstrap import bootstrap_job
+from services.orchestrator.domain.errors import NotFound
+from services.orchestrator.domain.tracking import State
 from services.shared.logs import configure
 from services.shared.settings import OrchestratorSettings
 
@@ -44,77 +37,21 @@ IMPORTED_AT = time.time()
 log = logging.getLogger(__name__)
 
 
-class Timings:
-    """Seconds since the interpreter came up, logged once so job start-up can be profiled in place."""
-
-    def __init__(self) -> None:
-        self.marks: dict[str, float] = {"imports": IMPORTED_AT - STARTED_AT}
-
-    def mark(self, name: str) -> None:
-        self.marks[name] = time.time() - STARTED_AT
-
-    def extra(self, deliberation_id: str) -> dict[str, object]:
-        marks = {f"{k}_s": round(v, 3) for k, v in self.marks.items()}
-        return {"deliberation_id": deliberation_id, "interpreter_up": round(STARTED_AT, 3), **marks}
-
-
 async def run(deliberation_id: str, settings: OrchestratorSettings) -> int:
-    timings = Timings()
-    nc = await jetstream.connect(settings.nats_url, f"conclave-job-{deliberation_id}")
-    js = nc.jetstream()
-    llm = OpenAILLM(settings)
-    publish = partial(jetstream.publish, js)
+    app = await bootstrap_job(settings, deliberation_id)
     try:
-        store = await DeliberationStore.open(js)
-        record = await store.get(deliberation_id)
-        if record is None:
-            log.error("no such deliberation", extra={"deliberation_id": deliberation_id})
-            return 2
-        # A deliberation cancelled before its job came up never starts.
-        if not await settle(store, publish, record, events.DeliberationStarted(**header(record))):
-            return 0
-        timings.mark("started_event")
-        try:
-            result = await _deliberate(record, settings, llm, js, timings)
-        except (CouncilFailed, ValidationError, TimeoutError) as exc:
-            await settle(store, publish, record, events.DeliberationFailed(**header(record), reason=str(exc)))
-            return 1
-        await settle(store, publish, record, completed_event(record, result))
-        timings.mark("completed_event")
-        log.info("job timings", extra=timings.extra(deliberation_id))
-        return 0
+        stored = await handlers.run_deliberation_job(app.deps, deliberation_id)
+    except NotFound:
+        log.error("no such deliberation", extra={"deliberation_id": deliberation_id})
+        return 2
     finally:
-        await llm.aclose()
-        await nc.drain()
-
-
-async def _deliberate(
-    record: DeliberationRecord,
-    settings: OrchestratorSettings,
-    llm: OpenAILLM,
-    js: JetStreamContext,
-    timings: Timings,
-) -> DeliberationResult:
-    request = record.request
-    if record.story_id:
-        context = await plan_context(
-            settings.context_addr,
-            record.story_id,
-            record.role,
-            record.plan_id,
-            record.plan_version,
-            wait_s=settings.plan_wait_s,
-        )
-        request = request.model_copy(update={"context": context})
-    timings.mark("context")
-    council = await (await CouncilStore.open(js)).get(record.role)
-
-    async def report(progress: ProgressEvent) -> None:
-        event = agent_event(record, progress)
-        if event is not None:
-            await jetstream.publish(js, event)
-
-    return await engine.deliberate(llm, request, council, on_event=report)
+        await app.close()
+    # bench/dispatch.py reads this line to split a job's start-up into Ray's share and ours.
+    log.info("job timings", extra={
+        "deliberation_id": deliberation_id, "interpreter_up": round(STARTED_AT, 3),
+        "imports_s": round(IMPORTED_AT - STARTED_AT, 3), "finished_s": round(time.time() - STARTED_AT, 3),
+    })
+    return 1 if stored == State.FAILED else 0
 
 
 def main() -> None:

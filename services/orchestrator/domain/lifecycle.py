@@ -1,17 +1,13 @@
-"""Translate engine results and stored records into the wire events of the contract,
-and record each life-cycle event before anyone can see it."""
+"""A deliberation's life as the contract's events: pure translations of stored records and
+engine results into wire events, and of events back into record transitions."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from services.orchestrator.adapters.state_kv import DeliberationStore
 from services.orchestrator.domain.model import Candidate, DeliberationResult, ProgressEvent
 from services.orchestrator.domain.tracking import DeliberationRecord, State
 from services.shared import events
-
-Publish = Callable[[events.Event], Awaitable[bool]]
 
 
 def header(record: DeliberationRecord) -> dict[str, Any]:
@@ -42,22 +38,6 @@ def transition(record: DeliberationRecord, event: events.DeliberationEvent) -> D
     if isinstance(event, events.DeliberationCancelled):
         return record.moved_to(State.CANCELLED, reason=event.reason)
     return record.moved_to(State.RUNNING)
-
-
-async def settle(
-    store: DeliberationStore, publish: Publish, record: DeliberationRecord, event: events.DeliberationEvent
-) -> bool:
-    """Store the transition, then announce it, so whoever sees the event finds the record
-    already moved. False, and nothing announced, when another final state was stored first:
-    a deliberation has one final state and one final event. A final record leaves the open
-    index only once its event is out; housekeeping re-announces it if this process dies first."""
-    moved = transition(record, event)
-    if not await store.save(moved):
-        return False
-    await publish(event)
-    if moved.terminal:
-        await store.unlist(record.deliberation_id)
-    return True
 
 
 def candidate_summary(candidate: Candidate) -> events.CandidateSummary:

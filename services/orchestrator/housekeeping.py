@@ -1,0 +1,58 @@
+"""The Orchestrator's housekeeping: every deliberation ends, and its end is announced.
+One read of the open index per cycle serves all three sweeps; each re-checks what it acts on."""
+
+from __future__ import annotations
+
+from services.orchestrator.domain.lifecycle import final_event, header
+from services.orchestrator.domain.tracking import DeliberationRecord, State
+from services.orchestrator.handlers import Deps, finish
+from services.shared import events
+from services.shared.events import utcnow
+
+
+async def housekeep(deps: Deps) -> None:
+    listed = await deps.deliberations.listed()
+    await announce_unannounced(deps, listed)
+    await reap_expired(deps, listed)
+    await reconcile_jobs(deps, listed)
+
+
+async def reap_expired(deps: Deps, listed: list[DeliberationRecord]) -> list[str]:
+    """Fail what outlived its deadline, so every deliberation reaches a terminal state."""
+    at = utcnow()
+    expired = [r for r in listed if r.expired(at)]
+    for record in expired:
+        reason = f"deadline of {deps.deadline_s:.0f}s exceeded"
+        await finish(deps, record, events.DeliberationFailed(**header(record), reason=reason))
+    return [r.deliberation_id for r in expired]
+
+
+async def reconcile_jobs(deps: Deps, listed: list[DeliberationRecord]) -> list[str]:
+    """Fail deliberations whose Ray job ended without reporting (e.g. the driver crashed)."""
+    ended = []
+    for record in listed:
+        young = (utcnow() - record.created_at).total_seconds() < 30
+        if record.terminal or (record.state == State.PENDING and young):
+            continue
+        job = await deps.jobs.status(record.deliberation_id)
+        if job is not None and job.ended:
+            # A job stores its final state before it exits, so a record still open now was orphaned;
+            # re-read it, as the job may have finished since the scan.
+            fresh = await deps.deliberations.get(record.deliberation_id)
+            if fresh and not fresh.terminal:
+                reason = f"Ray job ended as {job.value} without a result"
+                await finish(deps, fresh, events.DeliberationFailed(**header(fresh), reason=reason))
+                ended.append(record.deliberation_id)
+    return ended
+
+
+async def announce_unannounced(deps: Deps, listed: list[DeliberationRecord]) -> list[str]:
+    """Publish the final event of records stored as final whose publisher died before telling
+    anyone. Event ids are deterministic, so one that did get out is dropped as a duplicate."""
+    announced = []
+    for record in listed:
+        if record.terminal:
+            await deps.publish(final_event(record))
+            await deps.deliberations.unlist(record.deliberation_id)
+            announced.append(record.deliberation_id)
+    return announced

@@ -1,0 +1,72 @@
+"""What the Orchestrator's handlers need from the world, as protocols. Adapters implement
+them; tests/fakes.py holds in-memory versions for fast handler tests."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from services.orchestrator.domain.council import Council, Role
+from services.orchestrator.domain.llm import LLMPort, ModelServer
+from services.orchestrator.domain.tracking import DeliberationRecord, JobState
+from services.shared import events
+
+Publish = Callable[[events.Event], Awaitable[bool]]
+
+__all__ = [
+    "ContextReader", "CouncilRepository", "DeliberationRepository", "JobRunner", "LLMPort", "ModelServer", "Publish",
+]
+
+
+class CouncilRepository(Protocol):
+    async def get(self, role: Role) -> Council | None: ...
+
+    async def create(self, council: Council) -> bool:
+        """False when the role has a council already."""
+        ...
+
+    async def put(self, council: Council) -> None: ...
+
+    async def delete(self, role: Role) -> bool: ...
+
+    async def all(self) -> list[Council]: ...
+
+
+class DeliberationRepository(Protocol):
+    async def get(self, deliberation_id: str) -> DeliberationRecord | None: ...
+
+    async def create(self, record: DeliberationRecord) -> bool:
+        """Store and list a new record; False when one with this id exists."""
+        ...
+
+    async def save(self, record: DeliberationRecord) -> bool:
+        """Store a transition; False when a final state was stored first."""
+        ...
+
+    async def unlist(self, deliberation_id: str) -> None:
+        """Drop the id from the open index once its final event is out."""
+        ...
+
+    async def active(self, story_id: str, role: Role) -> DeliberationRecord | None: ...
+
+    async def all(self) -> list[DeliberationRecord]: ...
+
+    async def listed(self) -> list[DeliberationRecord]:
+        """The records still in the open index."""
+        ...
+
+
+class JobRunner(Protocol):
+    async def submit(self, deliberation_id: str) -> bool:
+        """Start the deliberation's job; False when it exists already."""
+        ...
+
+    async def stop(self, deliberation_id: str) -> None: ...
+
+    async def status(self, deliberation_id: str) -> JobState | None: ...
+
+
+class ContextReader(Protocol):
+    async def plan_context(self, story_id: str, role: Role, plan_id: str, plan_version: int) -> str:
+        """The role's context once it shows the approved plan; raises TimeoutError if it never does."""
+        ...
