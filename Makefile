@@ -11,7 +11,7 @@ RAY_GPU_BASE ?= rayproject/ray:2.60.0-py311-gpu
 OVERLAY ?= dev
 KUBECTL ?= kubectl
 
-.PHONY: install proto lint test unit up down status demo bench images deploy undeploy clean
+.PHONY: install proto lint test unit up down status demo bench burst images deploy undeploy clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,11 @@ bench: up
 	$(PY) bench/context_ingest.py
 	$(PY) bench/deliberation.py
 	$(PY) bench/dispatch.py
+	$(PY) bench/burst.py
+
+# The busy day: 200 plans x 5 roles through admission (long; not part of `make bench`'s defaults).
+burst: up
+	$(PY) bench/burst.py --plans 200
 
 # Images and cluster deployment (need a Docker engine and a cluster; see the README).
 images:

@@ -217,6 +217,9 @@ def report(result: dict[str, Any]) -> dict[str, float]:
         "ideal_seconds": round(ideal, 3),
         "overhead_seconds": round(five - ideal, 3),
         "ray_job_overhead_seconds": round(median(ray_overhead), 3),
+        "noop_job_seconds": round(median(noop), 3),
+        # Our submission -> started event against a job that does nothing: what is not Ray's own cost.
+        "overhead_vs_noop": round(median(ray_overhead) / median(noop), 3),
     }
 
 

@@ -18,6 +18,7 @@ from services.context.domain.model import (
     StoryHeader,
 )
 from services.orchestrator import handlers
+from services.orchestrator.domain.admission import budget
 from services.orchestrator.domain.council import Council, Role, default_council
 from services.orchestrator.domain.llm import ChatRequest, ChatResult, LLMStatus, Usage
 from services.orchestrator.domain.tracking import DeliberationRecord, JobState
@@ -157,10 +158,23 @@ class EchoModel:
         return None
 
 
-def orchestrator_deps(*roles: Role, contexts: dict[str, str] | None = None) -> handlers.Deps:
+class FakeLease:
+    """The admission lease of one replica among several: `held` says whether it has it."""
+
+    def __init__(self, held: bool = True) -> None:
+        self.held = held
+
+    async def hold(self) -> bool:
+        return self.held
+
+
+def orchestrator_deps(
+    *roles: Role, contexts: dict[str, str] | None = None, max_running: int = 5
+) -> handlers.Deps:
     return handlers.Deps(
         llm=EchoModel(), councils=FakeCouncils(*roles), deliberations=FakeDeliberations(), jobs=FakeJobs(),
-        context=FakeContext(contexts), publish=Published(),
+        context=FakeContext(contexts), publish=Published(), lease=FakeLease(),
+        budget=budget(16, max_running),
     )
 
 

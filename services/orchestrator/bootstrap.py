@@ -3,6 +3,7 @@ to handlers, for the gRPC service and for a deliberation's Ray job alike."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from functools import partial
 
@@ -14,7 +15,8 @@ from services.orchestrator import handlers
 from services.orchestrator.adapters.context_client import ContextClient
 from services.orchestrator.adapters.llm_openai import OpenAILLM
 from services.orchestrator.adapters.ray_jobs import RayJobs
-from services.orchestrator.adapters.state_kv import CouncilStore, DeliberationStore
+from services.orchestrator.adapters.state_kv import AdmissionLease, CouncilStore, DeliberationStore
+from services.orchestrator.domain.admission import Budget, budget
 from services.orchestrator.entrypoints.consumers import workers
 from services.orchestrator.entrypoints.grpc_servicer import OrchestratorServicer
 from services.shared import grpcserver, jetstream
@@ -30,7 +32,13 @@ JOB_ENV = ("nats_url", "context_addr", "vllm_url", "vllm_model", "vllm_api_key",
 
 def job_env(settings: OrchestratorSettings) -> dict[str, str]:
     values = settings.model_dump(include=set(JOB_ENV))
+    # A job's share of the model server, so that all admitted jobs together stay within it.
+    values["llm_max_in_flight"] = admission_budget(settings).per_job_in_flight
     return {name.upper(): str(value) for name, value in values.items()}
+
+
+def admission_budget(settings: OrchestratorSettings) -> Budget:
+    return budget(settings.model_max_in_flight, settings.admission_max_running or None)
 
 
 @dataclass
@@ -73,7 +81,10 @@ async def _wire(settings: OrchestratorSettings, client_name: str) -> App:
         ),
         context=ContextClient(settings.context_addr, wait_s=settings.plan_wait_s),
         publish=partial(jetstream.publish, js),
+        lease=await AdmissionLease.open(js, f"{client_name}-{uuid.uuid4().hex[:8]}", settings.admission_lease_s),
+        budget=admission_budget(settings),
         deadline_s=settings.deliberation_deadline_s,
+        queue_deadline_s=settings.queue_deadline_s,
     )
     return App(nc=nc, deps=deps)
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from services.orchestrator import chair as chair_step
 from services.orchestrator import deliberation as engine
+from services.orchestrator.domain.admission import Budget, to_admit
 from services.orchestrator.domain.council import DEFAULT_NUM_AGENTS, AgentSpec, Council, Role, default_council
 from services.orchestrator.domain.errors import AlreadyExists, CouncilFailed, NotFound, ValidationError
 from services.orchestrator.domain.lifecycle import agent_event, completed_event, header, transition
@@ -21,6 +22,7 @@ from services.orchestrator.domain.model import (
 )
 from services.orchestrator.domain.tracking import DeliberationRecord, State, deliberation_id, supersedes
 from services.orchestrator.ports import (
+    AdmissionLease,
     ContextReader,
     CouncilRepository,
     DeliberationRepository,
@@ -43,7 +45,10 @@ class Deps:
     jobs: JobRunner
     context: ContextReader
     publish: Publish
+    lease: AdmissionLease
+    budget: Budget
     deadline_s: float = 600.0
+    queue_deadline_s: float = 3600.0
     started_at: float = field(default_factory=time.monotonic)
 
 
@@ -113,22 +118,45 @@ async def orchestrate(
 
 
 # Deliberations as Ray jobs --------------------------------------------------
-async def start_job(deps: Deps, record: DeliberationRecord) -> DeliberationRecord:
-    """Record the deliberation, then submit exactly one Ray job for it."""
-    record = record.model_copy(update={"deadline_at": utcnow() + timedelta(seconds=deps.deadline_s)})
-    if not await deps.deliberations.create(record):
-        stored = await deps.deliberations.get(record.deliberation_id)
-        assert stored is not None
-        record = stored
-    if not record.terminal:
-        await deps.jobs.submit(record.deliberation_id)
-    return record
+async def enqueue(deps: Deps, record: DeliberationRecord) -> DeliberationRecord:
+    """Record the deliberation in the backlog and announce it as queued. A duplicate finds the
+    stored record; one already admitted gets its (idempotent) job submission again, in case the
+    process that admitted it died before submitting."""
+    record = record.model_copy(update={
+        "state": State.QUEUED, "queue_deadline_at": utcnow() + timedelta(seconds=deps.queue_deadline_s),
+    })
+    if await deps.deliberations.create(record):
+        await deps.publish(events.DeliberationQueued(**header(record)))
+        return record
+    stored = await deps.deliberations.get(record.deliberation_id)
+    assert stored is not None
+    if stored.admitted:
+        await deps.jobs.submit(stored.deliberation_id)
+    return stored
+
+
+async def admit(deps: Deps) -> list[str]:
+    """Give free slots of the admission budget to queued deliberations, fairly across stories.
+    Only the replica holding the admission lease admits, so the budget holds across replicas."""
+    if not await deps.lease.hold():
+        return []
+    chosen = to_admit(await deps.deliberations.listed(), deps.budget.max_running)
+    admitted = []
+    at = utcnow()
+    for record in chosen:
+        if await deps.deliberations.save(record.admit(at, timedelta(seconds=deps.deadline_s))):
+            await deps.jobs.submit(record.deliberation_id)
+            admitted.append(record.deliberation_id)
+    return admitted
 
 
 async def deliberate_async(deps: Deps, request: DeliberationRequest) -> DeliberationRecord:
     await council_of(deps, request.role)
-    record = DeliberationRecord(deliberation_id=request.deliberation_id, role=request.role, request=request)
-    return await start_job(deps, record)
+    record = await enqueue(deps, DeliberationRecord(
+        deliberation_id=request.deliberation_id, role=request.role, request=request,
+    ))
+    await admit(deps)
+    return await get_deliberation(deps, record.deliberation_id)
 
 
 async def dispatch_plan(deps: Deps, event: events.PlanApproved) -> None:
@@ -157,7 +185,8 @@ async def dispatch_plan(deps: Deps, event: events.PlanApproved) -> None:
                 continue
             if supersedes(event.plan_version, active):
                 await cancel(deps, active.deliberation_id, f"superseded by plan version {event.plan_version}")
-        await start_job(deps, record)
+        await enqueue(deps, record)
+    await admit(deps)
 
 
 async def record_outcome(deps: Deps, event: events.DeliberationEvent) -> None:
@@ -168,6 +197,8 @@ async def record_outcome(deps: Deps, event: events.DeliberationEvent) -> None:
         return
     if await deps.deliberations.save(moved) and moved.terminal:
         await deps.deliberations.unlist(record.deliberation_id)  # the event is out: we consumed it
+    if moved.terminal:
+        await admit(deps)  # its slot is free
 
 
 async def get_deliberation(deps: Deps, did: str) -> DeliberationRecord:
@@ -184,9 +215,11 @@ async def cancel(deps: Deps, did: str, reason: str) -> DeliberationRecord:
 
 
 async def finish(deps: Deps, record: DeliberationRecord, event: events.DeliberationEvent) -> None:
-    """End an open deliberation from outside its job: stop the job, then record and announce."""
+    """End an open deliberation from outside its job: stop the job (a queued one has none),
+    then record and announce."""
     if not record.terminal:
-        await deps.jobs.stop(record.deliberation_id)
+        if record.state != State.QUEUED:
+            await deps.jobs.stop(record.deliberation_id)
         await store_then_announce(deps, record, event)
 
 
@@ -247,6 +280,8 @@ class Status:
     councils: int
     deliberations_by_state: dict[str, int]
     model_server: LLMStatus
+    budget: Budget
+    queue: QueueView
 
 
 async def status(deps: Deps) -> Status:
@@ -254,4 +289,30 @@ async def status(deps: Deps) -> Status:
     for record in await deps.deliberations.all():
         by_state[record.state.value] += 1
     councils = len(await deps.councils.all())
-    return Status(time.monotonic() - deps.started_at, councils, by_state, await deps.llm.probe())
+    return Status(time.monotonic() - deps.started_at, councils, by_state, await deps.llm.probe(), deps.budget,
+                  await queue_view(deps))
+
+
+@dataclass(frozen=True)
+class QueueView:
+    # Queued and admitted deliberations, longest waiting first.
+    open: list[DeliberationRecord]
+    at: datetime
+
+    @property
+    def queued(self) -> list[DeliberationRecord]:
+        return [r for r in self.open if r.state == State.QUEUED]
+
+    @property
+    def admitted(self) -> list[DeliberationRecord]:
+        return [r for r in self.open if r.admitted]
+
+    @property
+    def oldest_wait_s(self) -> float:
+        return max((r.waited_s(self.at) for r in self.queued), default=0.0)
+
+
+async def queue_view(deps: Deps) -> QueueView:
+    at = utcnow()
+    open_ = [r for r in await deps.deliberations.listed() if r.state == State.QUEUED or r.admitted]
+    return QueueView(sorted(open_, key=lambda r: r.created_at), at)

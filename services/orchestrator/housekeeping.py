@@ -1,11 +1,12 @@
 """The Orchestrator's housekeeping: every deliberation ends, and its end is announced.
-One read of the open index per cycle serves all three sweeps; each re-checks what it acts on."""
+One read of the open index per cycle serves all the sweeps; each re-checks what it acts on.
+Admission runs last, so slots freed by the sweeps go to the queue in the same cycle."""
 
 from __future__ import annotations
 
 from services.orchestrator.domain.lifecycle import final_event, header
 from services.orchestrator.domain.tracking import DeliberationRecord, State
-from services.orchestrator.handlers import Deps, finish
+from services.orchestrator.handlers import Deps, admit, finish
 from services.shared import events
 from services.shared.events import utcnow
 
@@ -15,26 +16,36 @@ async def housekeep(deps: Deps) -> None:
     await announce_unannounced(deps, listed)
     await reap_expired(deps, listed)
     await reconcile_jobs(deps, listed)
+    await admit(deps)
 
 
 async def reap_expired(deps: Deps, listed: list[DeliberationRecord]) -> list[str]:
-    """Fail what outlived its deadline, so every deliberation reaches a terminal state."""
+    """Fail what outlived its clock, so every deliberation reaches a terminal state: the queue's
+    bound for one never admitted, the deliberation's own deadline (from admission) for the rest."""
     at = utcnow()
     expired = [r for r in listed if r.expired(at)]
     for record in expired:
-        reason = f"deadline of {deps.deadline_s:.0f}s exceeded"
+        if record.state == State.QUEUED:
+            reason = (f"never admitted: waited {record.waited_s(at):.0f}s in the queue, longer than its bound "
+                      f"of {deps.queue_deadline_s:.0f}s")
+        else:
+            reason = f"deadline of {deps.deadline_s:.0f}s exceeded"
         await finish(deps, record, events.DeliberationFailed(**header(record), reason=reason))
     return [r.deliberation_id for r in expired]
 
 
 async def reconcile_jobs(deps: Deps, listed: list[DeliberationRecord]) -> list[str]:
-    """Fail deliberations whose Ray job ended without reporting (e.g. the driver crashed)."""
+    """Fail deliberations whose Ray job ended without reporting (e.g. the driver crashed), and
+    submit again the job of one admitted by a process that died before submitting it."""
     ended = []
     for record in listed:
-        young = (utcnow() - record.created_at).total_seconds() < 30
-        if record.terminal or (record.state == State.PENDING and young):
+        young = (utcnow() - (record.admitted_at or record.created_at)).total_seconds() < 30
+        if not record.admitted or (record.state == State.PENDING and young):
             continue
         job = await deps.jobs.status(record.deliberation_id)
+        if job is None and record.state == State.PENDING:
+            await deps.jobs.submit(record.deliberation_id)
+            continue
         if job is not None and job.ended:
             # A job stores its final state before it exits, so a record still open now was orphaned;
             # re-read it, as the job may have finished since the scan.

@@ -14,7 +14,8 @@ from services.shared import events
 Publish = Callable[[events.Event], Awaitable[bool]]
 
 __all__ = [
-    "ContextReader", "CouncilRepository", "DeliberationRepository", "JobRunner", "LLMPort", "ModelServer", "Publish",
+    "AdmissionLease", "ContextReader", "CouncilRepository", "DeliberationRepository", "JobRunner", "LLMPort",
+    "ModelServer", "Publish",
 ]
 
 
@@ -64,6 +65,12 @@ class JobRunner(Protocol):
     async def stop(self, deliberation_id: str) -> None: ...
 
     async def status(self, deliberation_id: str) -> JobState | None: ...
+
+
+class AdmissionLease(Protocol):
+    async def hold(self) -> bool:
+        """Take or keep the lease; True while this process is the one that admits."""
+        ...
 
 
 class ContextReader(Protocol):

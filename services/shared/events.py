@@ -35,6 +35,7 @@ PLAN_APPROVED = "planning.plan.approved"
 STORY_TRANSITIONED = "planning.story.transitioned"
 AGENT_RESPONSE_COMPLETED = "agent.response.completed"
 AGENT_RESPONSE_FAILED = "agent.response.failed"
+DELIBERATION_QUEUED = "orchestration.deliberation.queued"
 DELIBERATION_STARTED = "orchestration.deliberation.started"
 DELIBERATION_COMPLETED = "orchestration.deliberation.completed"
 DELIBERATION_FAILED = "orchestration.deliberation.failed"
@@ -210,6 +211,12 @@ class DeliberationEvent(Event):
             self.event_id = f"{self.deliberation_id}.{self.subject.rsplit('.', 1)[-1]}"
 
 
+class DeliberationQueued(DeliberationEvent):
+    """Held in the Orchestrator's own durable backlog until admission lets its Ray job start."""
+
+    subject: ClassVar[str] = DELIBERATION_QUEUED
+
+
 class DeliberationStarted(DeliberationEvent):
     subject: ClassVar[str] = DELIBERATION_STARTED
 
@@ -262,6 +269,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         StoryTransitioned,
         AgentResponseCompleted,
         AgentResponseFailed,
+        DeliberationQueued,
         DeliberationStarted,
         DeliberationCompleted,
         DeliberationFailed,

@@ -60,4 +60,12 @@ class OrchestratorSettings(CommonSettings, LLMSettings):
     default_councils: bool = True
     # How long a Ray job waits for the Context service to record the approved plan.
     plan_wait_s: float = Field(default=60.0, gt=0)
+    # Counted from admission: time waiting in the queue has its own, larger bound.
     deliberation_deadline_s: float = Field(default=600.0, gt=0)
+    queue_deadline_s: float = Field(default=3600.0, gt=0)
+    # The model server's concurrent sequences (vLLM's --max-num-seqs): all Ray jobs together stay within it.
+    model_max_in_flight: int = Field(default=16, ge=1)
+    # Deliberations holding a Ray job at once, across replicas; 0 derives it as
+    # model_max_in_flight // 3 (a default council's parallel stage).
+    admission_max_running: int = Field(default=0, ge=0)
+    admission_lease_s: float = Field(default=10.0, gt=0)

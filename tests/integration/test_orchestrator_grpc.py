@@ -210,7 +210,11 @@ async def test_status_reports_the_model_server(orchestrator: Orchestrator) -> No
     assert list(status.model_server.models) == ["conclave-sim"]
     assert status.model_server.last_probe_latency_ms > 0
     assert status.councils >= 5
-    assert set(status.deliberations_by_state) == {"PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED"}
+    assert set(status.deliberations_by_state) == {"QUEUED", "PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED"}
+    # The default admission budget, derived from the model server's 16 sequences and councils of three.
+    assert (status.model_budget, status.admission_budget, status.per_job_llm_in_flight) == (16, 5, 3)
+    assert status.admitted <= status.admission_budget
+    assert all(d.waited_s >= 0 for d in status.open)
 
 
 async def test_unknown_deliberation_is_not_found(orchestrator: Orchestrator) -> None:

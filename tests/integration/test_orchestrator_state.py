@@ -13,14 +13,16 @@ from nats.aio.client import Client
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from services.orchestrator import handlers, housekeeping
-from services.orchestrator.adapters.state_kv import OPEN_BUCKET, DeliberationStore
+from services.orchestrator.adapters.state_kv import OPEN_BUCKET, AdmissionLease, DeliberationStore
+from services.orchestrator.domain.admission import budget
 from services.orchestrator.domain.lifecycle import header
 from services.orchestrator.domain.model import DeliberationRequest
 from services.orchestrator.domain.tracking import DeliberationRecord, State
 from services.shared import events, jetstream
 from services.shared.events import Role
 from services.stack.api import StackInfo
-from tests.fakes import EchoModel, FakeContext, FakeCouncils, FakeJobs
+from tests.fakes import EchoModel, FakeContext, FakeCouncils, FakeJobs, FakeLease
+from tests.waiting import until
 
 
 @pytest.fixture
@@ -79,7 +81,8 @@ async def messages_under(nc: Client, deliberation_id: str) -> int:
 def kv_deps(nc: Client, store: DeliberationStore) -> handlers.Deps:
     """The real KV store and JetStream; the ports these tests do not touch are fakes."""
     return handlers.Deps(llm=EchoModel(), councils=FakeCouncils(), deliberations=store, jobs=FakeJobs(),
-                         context=FakeContext(), publish=partial(jetstream.publish, nc.jetstream()))
+                         context=FakeContext(), publish=partial(jetstream.publish, nc.jetstream()),
+                         lease=FakeLease(), budget=budget(16))
 
 
 async def test_a_final_state_is_stored_announced_once_and_unlisted_without_a_trace(nc: Client) -> None:
@@ -119,3 +122,18 @@ async def test_a_final_state_whose_publisher_died_is_announced_by_housekeeping(n
     assert await stored_since(nc, since, record.deliberation_id) == [f"{record.deliberation_id}.cancelled"]
     assert await messages_under(nc, record.deliberation_id) == 0
     assert record.deliberation_id not in await open_ids(store)
+
+
+async def test_one_replica_holds_the_admission_lease_until_it_stops_renewing(nc: Client) -> None:
+    js = nc.jetstream()
+    bucket = f"test_lease_{uuid.uuid4().hex[:8]}"  # not the stack's own, which its orchestrator holds
+    try:
+        first = await AdmissionLease.open(js, "replica-a", ttl_s=1.0, bucket=bucket)
+        second = await AdmissionLease.open(js, "replica-b", ttl_s=1.0, bucket=bucket)
+        assert await first.hold() and await first.hold(), "the holder renews"
+        assert not await second.hold()
+        # replica-a stops renewing (it died): the TTL frees the lease and replica-b takes it.
+        await until(second.hold, 10, "the lease to pass to replica-b", interval=0.2)
+        assert not await first.hold()
+    finally:
+        await js.delete_key_value(bucket)

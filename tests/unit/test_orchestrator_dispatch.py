@@ -26,14 +26,14 @@ async def test_redelivered_plan_submits_one_job_per_role() -> None:
     await handlers.dispatch_plan(d, approved(roles=(Role.DEV, Role.QA)))
     await handlers.dispatch_plan(d, approved(roles=(Role.DEV, Role.QA)))
     assert sorted(jobs.submitted) == sorted(deliberation_id("S", "P", 1, r) for r in (Role.DEV, Role.QA))
-    assert not published
+    assert [type(e) for e in published] == [events.DeliberationQueued] * 2, "the redelivery announces nothing"
 
 
 async def test_role_without_council_fails_with_a_reason() -> None:
     d, published, jobs = deps(Role.DEV)
     await handlers.dispatch_plan(d, approved(roles=(Role.DEV, Role.DATA)))
     assert [j.split("-")[1] for j in jobs.submitted] == ["dev"]
-    [failed] = published
+    [failed] = published.of(events.DeliberationFailed)
     assert isinstance(failed, events.DeliberationFailed) and "no council for role DATA" in failed.reason
 
 
@@ -43,7 +43,7 @@ async def test_newer_version_cancels_the_older_and_a_late_older_one_never_starts
     await handlers.dispatch_plan(d, approved(version=2))
     v1, v2 = (deliberation_id("S", "P", v, Role.DEV) for v in (1, 2))
     assert jobs.stopped == [v1] and jobs.submitted == [v1, v2]
-    [cancelled] = published
+    [cancelled] = published.of(events.DeliberationCancelled)
     assert isinstance(cancelled, events.DeliberationCancelled)
     assert cancelled.deliberation_id == v1 and "superseded by plan version 2" in cancelled.reason
     record = await d.deliberations.get(v1)
@@ -84,7 +84,7 @@ async def test_a_late_job_result_neither_reopens_nor_reannounces_a_cancelled_del
     header = {"deliberation_id": did, "story_id": "S", "plan_id": "P", "role": Role.DEV}
     late = events.DeliberationFailed(**header, reason="x")
     assert not await handlers.store_then_announce(d, record, late)
-    assert [type(e).__name__ for e in published] == ["DeliberationCancelled"]
+    assert [type(e).__name__ for e in published] == ["DeliberationQueued", "DeliberationCancelled"]
     assert (await handlers.get_deliberation(d, did)).reason == "not needed"
 
 
@@ -119,7 +119,7 @@ async def test_a_final_state_whose_publisher_died_is_announced_once_by_housekeep
     )
     assert await d.deliberations.save(transition(record, completed))
     assert await housekeeping.announce_unannounced(d, await d.deliberations.listed()) == [did]
-    assert published == [completed]
+    assert published.of(events.DeliberationCompleted) == [completed]
     assert await housekeeping.announce_unannounced(d, await d.deliberations.listed()) == []
     listed = await d.deliberations.listed()
     assert await housekeeping.reap_expired(d, listed) == [] and await housekeeping.reconcile_jobs(d, listed) == []

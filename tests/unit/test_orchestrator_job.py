@@ -32,7 +32,7 @@ async def test_the_job_stores_started_and_completed_and_announces_each_once() ->
     record = await handlers.get_deliberation(d, DID)
     assert record.state == State.COMPLETED and record.result is not None
     kinds = [type(e).__name__ for e in published if not isinstance(e, events.AgentResponse)]
-    assert kinds == ["DeliberationStarted", "DeliberationCompleted"]
+    assert kinds == ["DeliberationQueued", "DeliberationStarted", "DeliberationCompleted"]
     assert [e.stage for e in published.of(events.AgentResponseCompleted)] == ["generate"]
     assert DID not in {r.deliberation_id for r in await d.deliberations.listed()}
 

@@ -85,8 +85,9 @@ DELIBERATION_STATUS = """
 UNWIND $rows AS r
 MERGE (d:Deliberation {deliberation_id: r.deliberation_id})
 SET d.role = r.role, d.story_id = r.story_id, d.plan_id = r.plan_id, d.plan_version = r.plan_version,
-    d.status = CASE WHEN d.status IN ['COMPLETED', 'FAILED', 'CANCELLED'] AND r.status = 'RUNNING'
-                    THEN d.status ELSE r.status END,
+    d.status = CASE WHEN d.status IN ['COMPLETED', 'FAILED', 'CANCELLED'] AND r.status IN ['QUEUED', 'RUNNING']
+                    THEN d.status WHEN d.status = 'RUNNING' AND r.status = 'QUEUED' THEN d.status
+                    ELSE r.status END,
     d.reason = CASE WHEN r.reason = '' THEN d.reason ELSE r.reason END,
     d.updated_at = r.at
 WITH r, d WHERE r.story_id <> ''

@@ -10,6 +10,7 @@ from services.shared.events import (
     DELIBERATION_CANCELLED,
     DELIBERATION_COMPLETED,
     DELIBERATION_FAILED,
+    DELIBERATION_QUEUED,
     DELIBERATION_STARTED,
     DeliberationCompleted,
     DeliberationEvent,
@@ -19,6 +20,7 @@ from services.shared.events import (
 )
 
 STATUS = {
+    DELIBERATION_QUEUED: "QUEUED",
     DELIBERATION_STARTED: "RUNNING",
     DELIBERATION_COMPLETED: "COMPLETED",
     DELIBERATION_FAILED: "FAILED",

@@ -6,12 +6,17 @@ import asyncio
 import shlex
 from typing import TYPE_CHECKING
 
+from prometheus_client import Counter, Histogram
+
 from services.orchestrator.domain.tracking import JobState
 
 if TYPE_CHECKING:
     from ray.job_submission import JobSubmissionClient
 
 JOB_MODULE = "services.orchestrator.entrypoints.ray_job"
+SUBMITS = Counter("conclave_ray_submissions_total", "Ray job submissions by outcome", ["outcome"])
+SUBMIT_SECONDS = Histogram("conclave_ray_submit_seconds", "Time to submit one Ray job",
+                           buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 
 
 def job_client(address: str, auth_token: str = "") -> JobSubmissionClient:
@@ -63,7 +68,10 @@ class RayJobs:
                 raise
             return True
 
-        return await asyncio.to_thread(submit)
+        with SUBMIT_SECONDS.time():
+            created = await asyncio.to_thread(submit)
+        SUBMITS.labels(outcome="submitted" if created else "existed").inc()
+        return created
 
     async def stop(self, deliberation_id: str) -> None:
         def stop() -> None:

@@ -21,6 +21,8 @@ ACTIVE_BUCKET = "conclave_active"
 # The ids of deliberations whose final event is not yet out: housekeeping scans these, not
 # every record ever kept, and re-announces a final state whose publisher died.
 OPEN_BUCKET = "conclave_open"
+# One key: which Orchestrator replica admits. It expires unless its holder renews it.
+LEASE_BUCKET = "conclave_admission_lease"
 
 
 async def _bucket(js: JetStreamContext, name: str) -> KeyValue:
@@ -145,3 +147,35 @@ async def _keys(kv: KeyValue) -> list[str]:
         return list(await kv.keys())
     except NoKeysError:
         return []
+
+
+class AdmissionLease:
+    """Only the holder admits, so one count of running deliberations bounds every replica.
+    The bucket's TTL frees the lease of a holder that died; a holder renews on every use."""
+
+    def __init__(self, kv: KeyValue, holder: str) -> None:
+        self._kv = kv
+        self._holder = holder.encode()
+
+    @classmethod
+    async def open(
+        cls, js: JetStreamContext, holder: str, ttl_s: float, bucket: str = LEASE_BUCKET
+    ) -> AdmissionLease:
+        config = KeyValueConfig(bucket=bucket, history=1, ttl=ttl_s, storage=StorageType.FILE)
+        return cls(await js.create_key_value(config), holder)
+
+    async def hold(self) -> bool:
+        try:
+            entry = await self._kv.get("holder")
+        except KeyNotFoundError:
+            entry = None
+        try:
+            if entry is None or not entry.value:
+                await self._kv.create("holder", self._holder)
+            elif entry.value == self._holder:
+                await self._kv.update("holder", self._holder, last=entry.revision)
+            else:
+                return False
+        except KeyWrongLastSequenceError:
+            return False  # another replica took or renewed it meanwhile
+        return True

@@ -37,6 +37,8 @@ def transition(record: DeliberationRecord, event: events.DeliberationEvent) -> D
         return record.moved_to(State.FAILED, reason=event.reason)
     if isinstance(event, events.DeliberationCancelled):
         return record.moved_to(State.CANCELLED, reason=event.reason)
+    if isinstance(event, events.DeliberationQueued):
+        return record
     return record.moved_to(State.RUNNING)
 
 

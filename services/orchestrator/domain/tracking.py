@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -15,6 +15,9 @@ from services.shared.events import utcnow
 
 
 class State(StrEnum):
+    # In the Orchestrator's durable backlog; no Ray job yet.
+    QUEUED = "QUEUED"
+    # Admitted: its Ray job is submitted and not started yet.
     PENDING = "PENDING"
     RUNNING = "RUNNING"
     COMPLETED = "COMPLETED"
@@ -59,6 +62,9 @@ class DeliberationRecord(BaseModel):
     result: dict[str, Any] | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+    # Two clocks: the queue's bound runs from creation, the deliberation's from admission.
+    queue_deadline_at: datetime | None = None
+    admitted_at: datetime | None = None
     deadline_at: datetime | None = None
 
     @property
@@ -69,14 +75,33 @@ class DeliberationRecord(BaseModel):
         """The record after a transition; a terminal state never changes again."""
         if self.terminal:
             return self
-        if state == State.PENDING or (state == State.RUNNING and self.state == State.RUNNING):
+        if state in (State.QUEUED, State.PENDING) or (state == State.RUNNING and self.state == State.RUNNING):
             return self
         return self.model_copy(
             update={"state": state, "reason": reason or self.reason, "result": result, "updated_at": utcnow()}
         )
 
+    @property
+    def admitted(self) -> bool:
+        """Holds one of the admission budget's slots: its Ray job may run."""
+        return self.state in (State.PENDING, State.RUNNING)
+
+    def admit(self, at: datetime, run_for: timedelta) -> DeliberationRecord:
+        """Out of the queue with a slot; the deliberation's own deadline starts now."""
+        if self.state != State.QUEUED:
+            return self
+        return self.model_copy(
+            update={"state": State.PENDING, "admitted_at": at, "deadline_at": at + run_for, "updated_at": at}
+        )
+
     def expired(self, at: datetime) -> bool:
+        if self.state == State.QUEUED:
+            return self.queue_deadline_at is not None and at >= self.queue_deadline_at
         return not self.terminal and self.deadline_at is not None and at >= self.deadline_at
+
+    def waited_s(self, at: datetime) -> float:
+        """Seconds in the queue: until admission, or until `at` while still queued."""
+        return ((self.admitted_at or at) - self.created_at).total_seconds()
 
 
 def supersedes(new_version: int, active: DeliberationRecord) -> bool:

@@ -104,6 +104,19 @@ def register(app: typer.Typer) -> None:
                 table.add_row(c.council_id, a.agent_id, f"{a.temperature:.2f}", a.persona)
         console.print(table)
 
+    @app.command("queue")
+    def queue(addr: str = ORCHESTRATOR) -> None:
+        """Queued and admitted deliberations, with how long each has waited and run."""
+        reply = asyncio.run(_call(addr, lambda s: s.GetStatus(pb.GetStatusRequest())))
+        table = Table("deliberation", "story", "role", "state", "waited", "running",
+                      title=f"admitted {reply.admitted}/{reply.admission_budget}, queued {reply.queued} "
+                            f"(oldest {reply.oldest_queued_wait_s:.0f}s); model budget {reply.model_budget}, "
+                            f"{reply.per_job_llm_in_flight} per job")
+        for d in reply.open:
+            table.add_row(d.deliberation_id, d.story_id or "-", d.role, pb.DeliberationState.Name(d.state),
+                          f"{d.waited_s:.1f}s", f"{d.running_s:.1f}s" if d.running_s else "-")
+        console.print(table)
+
     @app.command("watch")
     def watch(nats_url: str = NATS, seconds: float = typer.Option(0, help="stop after this long (0: Ctrl-C)")) -> None:
         """Follow deliberations live: stage events and agent responses as they are published."""

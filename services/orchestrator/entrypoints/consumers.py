@@ -11,6 +11,7 @@ from typing import Any
 from nats.js.client import JetStreamContext
 
 from services.orchestrator import handlers
+from services.orchestrator.entrypoints import metrics
 from services.orchestrator.housekeeping import housekeep
 from services.shared import events, jetstream
 from services.shared.grpcserver import Worker
@@ -44,6 +45,7 @@ def workers(js: JetStreamContext, deps: handlers.Deps, housekeeping_s: float = 5
         while not stop.is_set():
             try:
                 await housekeep(deps)
+                metrics.observe(await handlers.queue_view(deps), deps.budget)
             except Exception:
                 log.exception("housekeeping failed; will retry")
             with contextlib.suppress(TimeoutError):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2 as pb
 from services.orchestrator.domain.council import AgentSpec, Council, Role
 from services.orchestrator.domain.errors import ValidationError
@@ -138,6 +140,14 @@ def record(r: DeliberationRecord) -> pb.DeliberationRecord:
     if r.result is not None:
         message.result.CopyFrom(stored_result(r))
     return message
+
+
+def open_deliberation(r: DeliberationRecord, at: datetime) -> pb.OpenDeliberation:
+    running_s = (at - r.admitted_at).total_seconds() if r.admitted_at else 0.0
+    return pb.OpenDeliberation(
+        deliberation_id=r.deliberation_id, story_id=r.story_id, role=r.role.value, state=r.state.value,
+        waited_s=r.waited_s(at), running_s=running_s,
+    )
 
 
 def stored_result(r: DeliberationRecord) -> pb.DeliberateResponse:

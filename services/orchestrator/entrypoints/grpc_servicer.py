@@ -183,9 +183,14 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
             queued=llm.queued, last_probe_latency_ms=llm.last_probe_latency_ms or 0.0,
             simulator=llm.simulator,
         )
+        queue = summary.queue
         return pb.GetStatusResponse(
             uptime_s=summary.uptime_s, councils=summary.councils,
             deliberations_by_state=summary.deliberations_by_state, model_server=model,
+            admission_budget=summary.budget.max_running, admitted=len(queue.admitted), queued=len(queue.queued),
+            oldest_queued_wait_s=queue.oldest_wait_s, model_budget=summary.budget.model_max_in_flight,
+            per_job_llm_in_flight=summary.budget.per_job_in_flight,
+            open=[m.open_deliberation(r, queue.at) for r in queue.open],
         )
 
 

@@ -24,6 +24,7 @@ class DeliberationState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     COMPLETED: _ClassVar[DeliberationState]
     FAILED: _ClassVar[DeliberationState]
     CANCELLED: _ClassVar[DeliberationState]
+    QUEUED: _ClassVar[DeliberationState]
 ROLE_UNSPECIFIED: Role
 ARCHITECT: Role
 DEV: Role
@@ -36,6 +37,7 @@ RUNNING: DeliberationState
 COMPLETED: DeliberationState
 FAILED: DeliberationState
 CANCELLED: DeliberationState
+QUEUED: DeliberationState
 
 class TaskConstraints(_message.Message):
     __slots__ = ("acceptance_criteria", "requirements", "story_id", "plan_id", "context", "rubric_weights")
@@ -409,7 +411,7 @@ class ModelServerStatus(_message.Message):
     def __init__(self, url: _Optional[str] = ..., reachable: _Optional[bool] = ..., models: _Optional[_Iterable[str]] = ..., simulator: _Optional[bool] = ..., in_flight: _Optional[int] = ..., queued: _Optional[int] = ..., last_probe_latency_ms: _Optional[float] = ...) -> None: ...
 
 class GetStatusResponse(_message.Message):
-    __slots__ = ("uptime_s", "councils", "deliberations_by_state", "model_server")
+    __slots__ = ("uptime_s", "councils", "deliberations_by_state", "model_server", "admission_budget", "admitted", "queued", "oldest_queued_wait_s", "model_budget", "per_job_llm_in_flight", "open")
     class DeliberationsByStateEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -421,8 +423,38 @@ class GetStatusResponse(_message.Message):
     COUNCILS_FIELD_NUMBER: _ClassVar[int]
     DELIBERATIONS_BY_STATE_FIELD_NUMBER: _ClassVar[int]
     MODEL_SERVER_FIELD_NUMBER: _ClassVar[int]
+    ADMISSION_BUDGET_FIELD_NUMBER: _ClassVar[int]
+    ADMITTED_FIELD_NUMBER: _ClassVar[int]
+    QUEUED_FIELD_NUMBER: _ClassVar[int]
+    OLDEST_QUEUED_WAIT_S_FIELD_NUMBER: _ClassVar[int]
+    MODEL_BUDGET_FIELD_NUMBER: _ClassVar[int]
+    PER_JOB_LLM_IN_FLIGHT_FIELD_NUMBER: _ClassVar[int]
+    OPEN_FIELD_NUMBER: _ClassVar[int]
     uptime_s: float
     councils: int
     deliberations_by_state: _containers.ScalarMap[str, int]
     model_server: ModelServerStatus
-    def __init__(self, uptime_s: _Optional[float] = ..., councils: _Optional[int] = ..., deliberations_by_state: _Optional[_Mapping[str, int]] = ..., model_server: _Optional[_Union[ModelServerStatus, _Mapping]] = ...) -> None: ...
+    admission_budget: int
+    admitted: int
+    queued: int
+    oldest_queued_wait_s: float
+    model_budget: int
+    per_job_llm_in_flight: int
+    open: _containers.RepeatedCompositeFieldContainer[OpenDeliberation]
+    def __init__(self, uptime_s: _Optional[float] = ..., councils: _Optional[int] = ..., deliberations_by_state: _Optional[_Mapping[str, int]] = ..., model_server: _Optional[_Union[ModelServerStatus, _Mapping]] = ..., admission_budget: _Optional[int] = ..., admitted: _Optional[int] = ..., queued: _Optional[int] = ..., oldest_queued_wait_s: _Optional[float] = ..., model_budget: _Optional[int] = ..., per_job_llm_in_flight: _Optional[int] = ..., open: _Optional[_Iterable[_Union[OpenDeliberation, _Mapping]]] = ...) -> None: ...
+
+class OpenDeliberation(_message.Message):
+    __slots__ = ("deliberation_id", "story_id", "role", "state", "waited_s", "running_s")
+    DELIBERATION_ID_FIELD_NUMBER: _ClassVar[int]
+    STORY_ID_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    WAITED_S_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_S_FIELD_NUMBER: _ClassVar[int]
+    deliberation_id: str
+    story_id: str
+    role: str
+    state: DeliberationState
+    waited_s: float
+    running_s: float
+    def __init__(self, deliberation_id: _Optional[str] = ..., story_id: _Optional[str] = ..., role: _Optional[str] = ..., state: _Optional[_Union[DeliberationState, str]] = ..., waited_s: _Optional[float] = ..., running_s: _Optional[float] = ...) -> None: ...

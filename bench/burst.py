@@ -1,0 +1,165 @@
+"""Burst benchmark: P approved plans x 5 roles at once, through admission, Ray and the SIMULATED model.
+
+On the real stack (started or reused): the Orchestrator queues every deliberation and admits
+at most its budget into Ray at once. Measured side by side in one run:
+- one deliberation alone (a single-role plan first), whose wall time from publishing to its
+  completed event sets the admission ideal: budget / that wall time, in deliberations per minute;
+- the burst: deliberations per minute until the last one ends, failures, the most Ray jobs not
+  yet ended at once (sampled every second), and the resident memory of Ray's process tree at
+  its peak against its idle figure.
+
+Usage: python bench/burst.py [--plans 10] [--latency-ms 200]
+The last line of output is a JSON object with the headline figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from typing import Any
+
+import grpc
+import psutil
+from common import knobs, set_knobs, stack, unique_plan
+from ray.job_submission import JobSubmissionClient
+from rich.console import Console
+from rich.table import Table
+
+from services.gen.fleet.orchestrator.v1 import orchestrator_pb2 as pb
+from services.gen.fleet.orchestrator.v1 import orchestrator_pb2_grpc as pb_grpc
+from services.orchestrator.adapters.ray_jobs import job_client
+from services.orchestrator.domain.tracking import deliberation_id
+from services.shared import events, jetstream
+from services.stack.api import StackConfig, status
+
+FINAL = (events.DeliberationCompleted, events.DeliberationFailed, events.DeliberationCancelled)
+
+
+def ray_rss_mb(cfg: StackConfig) -> float:
+    """Resident memory of the Ray head and everything it started (workers, job supervisors, drivers)."""
+    head = next(s for s in status(cfg).servers if s.name == "ray")
+    if head.pid is None:
+        return 0.0
+    root = psutil.Process(head.pid)
+    total = 0
+    for proc in [root, *root.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            total += proc.memory_info().rss
+    return total / 2**20
+
+
+async def live_jobs(ray: JobSubmissionClient, ours: set[str]) -> int:
+    jobs = await asyncio.to_thread(ray.list_jobs)
+    return sum(1 for j in jobs if j.submission_id in ours and not j.status.is_terminal())
+
+
+async def deliberate(nc: Any, plans: list[events.PlanApproved], timeout_s: float) -> dict[str, Any]:
+    """Publish the plans together; the final event of every role, by deliberation id."""
+    stories = {p.story_id for p in plans}
+    expected = sum(len(p.roles) for p in plans)
+    final: dict[str, events.DeliberationEvent] = {}
+    done = asyncio.Event()
+
+    async def on_event(msg: Any) -> None:
+        event = events.parse_event(msg.subject, msg.data)
+        if isinstance(event, FINAL) and event.story_id in stories:
+            final[event.deliberation_id] = event
+            if len(final) == expected:
+                done.set()
+
+    sub = await nc.subscribe(events.DELIBERATION_EVENTS, cb=on_event)
+    try:
+        await nc.flush()
+        started = time.monotonic()
+        for plan in plans:
+            await jetstream.publish(nc.jetstream(), plan)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(done.wait(), timeout_s)
+        return {"final": final, "seconds": time.monotonic() - started, "expected": expected}
+    finally:
+        await sub.unsubscribe()
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    cfg = StackConfig()
+    async with stack(cfg) as info:
+        env = info.env()
+        ray = job_client(env["RAY_ADDRESS"], env["RAY_AUTH_TOKEN"])
+        before = await knobs(env["VLLM_URL"])
+        nc = await jetstream.connect(env["NATS_URL"], "conclave-bench-burst")
+        try:
+            await set_knobs(env["VLLM_URL"], ttft_ms=args.latency_ms, tokens_per_s=0)
+            async with grpc.aio.insecure_channel(env["ORCHESTRATOR_ADDR"]) as channel:
+                reply = await pb_grpc.OrchestratorServiceStub(channel).GetStatus(pb.GetStatusRequest())
+                budget = reply.admission_budget
+            single = unique_plan("bench-burst-one").model_copy(update={"roles": [events.Role.DEV]})
+            alone = await deliberate(nc, [single], args.timeout)
+            idle_mb = ray_rss_mb(cfg)
+            plans = [unique_plan(f"bench-burst-{i}") for i in range(args.plans)]
+            ours = {f for p in plans for f in _ids(p)}
+            peak = {"jobs": 0, "rss_mb": idle_mb}
+
+            async def sample() -> None:
+                while True:
+                    peak["jobs"] = max(peak["jobs"], await live_jobs(ray, ours))
+                    peak["rss_mb"] = max(peak["rss_mb"], ray_rss_mb(cfg))
+                    await asyncio.sleep(1.0)
+
+            sampler = asyncio.create_task(sample())
+            try:
+                burst = await deliberate(nc, plans, args.timeout)
+            finally:
+                sampler.cancel()
+        finally:
+            await set_knobs(env["VLLM_URL"], ttft_ms=before["ttft_ms"], tokens_per_s=before["tokens_per_s"])
+            await nc.close()
+    return {"budget": budget, "alone": alone, "burst": burst, "idle_mb": idle_mb, "peak": peak,
+            "started": info.started, "latency_ms": args.latency_ms}
+
+
+def _ids(plan: events.PlanApproved) -> list[str]:
+    return [deliberation_id(plan.story_id, plan.plan_id, plan.plan_version, r) for r in plan.roles]
+
+
+def report(r: dict[str, Any]) -> dict[str, Any]:
+    burst, alone = r["burst"], r["alone"]
+    completed = sum(isinstance(e, events.DeliberationCompleted) for e in burst["final"].values())
+    failed = burst["expected"] - completed
+    per_min = completed / burst["seconds"] * 60
+    ideal = r["budget"] / alone["seconds"] * 60
+    console = Console(width=130)
+    console.print(f"[bold yellow]MODEL SIMULATOR[/] at {r['latency_ms']:.0f} ms per call; stack servers started by "
+                  f"this run (stopped again): {', '.join(r['started']) or 'none'}.")
+    title = f"burst of {burst['expected']} deliberations, admission budget {r['budget']}"
+    table = Table("measure", "value", title=title)
+    table.add_row("one deliberation alone, publish -> completed", f"{alone['seconds']:.2f} s")
+    table.add_row("admission ideal: budget / that wall time", f"{ideal:.1f} /min")
+    table.add_row("burst: completed / failed or missing", f"{completed} / {failed}")
+    table.add_row("burst: wall time", f"{burst['seconds']:.1f} s")
+    table.add_row("burst: deliberations per minute", f"{per_min:.1f} /min")
+    table.add_row("throughput ratio (target >= 0.85)", f"{per_min / ideal:.2f}")
+    table.add_row("most Ray jobs not ended at once (budget + a few in transition)", str(r["peak"]["jobs"]))
+    table.add_row("Ray process tree RSS: idle -> peak", f"{r['idle_mb']:.0f} -> {r['peak']['rss_mb']:.0f} MB")
+    console.print(table)
+    reasons = sorted({getattr(e, "reason", "") for e in burst["final"].values() if not isinstance(e, FINAL[0])})
+    if reasons:
+        console.print(f"failure reasons: {reasons[:5]}")
+    return {
+        "completed": completed, "failed": failed, "throughput_ratio": round(per_min / ideal, 3),
+        "per_minute": round(per_min, 2), "ideal_per_minute": round(ideal, 2), "budget": r["budget"],
+        "ray_jobs_peak": r["peak"]["jobs"], "ray_rss_mb_peak": round(r["peak"]["rss_mb"], 1),
+        "ray_rss_mb_idle": round(r["idle_mb"], 1),
+    }
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--plans", type=int, default=10, help="plans of five roles published at once")
+    parser.add_argument("--latency-ms", type=float, default=200.0, help="simulated first-token latency per call")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for the burst to end")
+    logging.basicConfig(level=logging.WARNING)
+    print(json.dumps(report(asyncio.run(main(parser.parse_args())))))
