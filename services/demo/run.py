@@ -68,9 +68,9 @@ async def follow(nc: Any, plan: events.PlanApproved, timeout_s: float) -> dict[s
                 if event.story_id != plan.story_id:
                     continue
                 ids.add(event.deliberation_id)
+                reason = getattr(event, "reason", "")
                 console.print(f"[cyan]{event.role.value:9}[/] {msg.subject.rsplit('.', 1)[-1]}"
-                              + (f": {getattr(event, 'reason', '')}" if msg.subject != events.DELIBERATION_COMPLETED
-                                 and msg.subject != events.DELIBERATION_STARTED else ""))
+                              + (f": {reason}" if reason else ""))
                 if msg.subject in TERMINAL:
                     finished[event.role.value] = event.deliberation_id
             elif isinstance(event, events.AgentResponse) and event.deliberation_id in ids:
