@@ -8,6 +8,7 @@ import typer
 
 from services.demo.run import register as register_demo
 from services.orchestrator.entrypoints.cli import register as register_user_commands
+from services.shared import tracing
 from services.simulator.cli import app as sim_app
 from services.stack.cli import app as stack_app
 
@@ -34,6 +35,7 @@ def context_serve() -> None:
 
     settings = ContextSettings()
     configure("context", settings.log_level)
+    tracing.configure("context")
     asyncio.run(serve(settings))
 
 
@@ -46,7 +48,31 @@ def orchestrator_serve() -> None:
 
     settings = OrchestratorSettings()
     configure("orchestrator", settings.log_level)
+    tracing.configure("orchestrator")
     asyncio.run(serve(settings))
+
+
+@app.command("trace")
+def trace(
+    key: str = typer.Argument(..., help="a story id, deliberation id or trace id"),
+    file: str = typer.Option(None, envvar="CONCLAVE_TRACE_FILE", help="the spans file (the local stack's by default)"),
+) -> None:
+    """Draw the trace of a plan or deliberation as a nested timeline, one bar per span."""
+    from pathlib import Path
+
+    from rich.console import Console
+
+    from services.shared.trace_view import draw, load, traces_of
+    from services.stack.config import StackConfig
+
+    path = Path(file) if file else StackConfig().path("traces", "spans.jsonl")
+    found = traces_of(load(path), key)
+    if not found:
+        typer.echo(f"no trace mentions {key!r} in {path}", err=True)
+        raise typer.Exit(1)
+    console = Console()
+    for trace_id, spans in found.items():
+        draw(trace_id, spans, console)
 
 
 @streams_app.command("ensure")

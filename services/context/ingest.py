@@ -19,6 +19,7 @@ from services.shared.events import (
     PlanApproved,
     StoryTransitioned,
 )
+from services.shared.tracing import tracer
 
 log = logging.getLogger(__name__)
 PUBLISH_WINDOW = 256
@@ -28,7 +29,9 @@ async def after_commit(deps: Deps, revisions: dict[str, int], changes: dict[str,
     """Invalidate, then announce. Raises when the announcement fails so that a
     consumer naks and the redelivery (a no-op in the graph) announces again."""
     deps.flights.changed(revisions)
-    if revisions and not await deps.cache.invalidate(revisions):
+    with tracer.start_as_current_span("ingest.cache_invalidate", attributes={"stories": len(revisions)}):
+        invalidated = not revisions or await deps.cache.invalidate(revisions)
+    if not invalidated:
         log.warning("cache invalidation deferred until valkey is back", extra={"stories": len(revisions)})
     updates = [
         ContextUpdated(
@@ -46,7 +49,10 @@ async def after_commit(deps: Deps, revisions: dict[str, int], changes: dict[str,
 
 
 async def record_plan_approved_batch(deps: Deps, events: Sequence[PlanApproved]) -> None:
-    revisions = await deps.graph.record_plan_approvals(list(events))
+    with tracer.start_as_current_span("ingest.plan_write", attributes={
+        "plans": len(events), **({"story_id": events[0].story_id} if len(events) == 1 else {}),
+    }):
+        revisions = await deps.graph.record_plan_approvals(list(events))
     changes: dict[str, list[str]] = defaultdict(list)
     for e in events:
         changes[e.story_id] += [
@@ -67,7 +73,12 @@ async def record_deliberation_outcome_batch(deps: Deps, events: Sequence[Deliber
     for e in events:
         if isinstance(e, DeliberationCompleted) and not e.story_id:
             raise InvalidEvent(f"deliberation {e.deliberation_id}: completed without story_id")
-    revisions = await deps.graph.record_deliberations(list(events))
+    decided = [e.deliberation_id for e in events if isinstance(e, DeliberationCompleted)]
+    with tracer.start_as_current_span("ingest.decision_write", attributes={
+        "deliberations": len(events), "decisions": len(decided),
+        **({"deliberation_id": decided[0]} if len(decided) == 1 else {}),
+    }):
+        revisions = await deps.graph.record_deliberations(list(events))
     changes: dict[str, list[str]] = defaultdict(list)
     for e in events:
         if isinstance(e, DeliberationCompleted):

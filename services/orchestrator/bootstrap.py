@@ -3,6 +3,7 @@ to handlers, for the gRPC service and for a deliberation's Ray job alike."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from dataclasses import dataclass
 from functools import partial
@@ -19,7 +20,7 @@ from services.orchestrator.adapters.state_kv import AdmissionLease, CouncilStore
 from services.orchestrator.domain.admission import Budget, budget
 from services.orchestrator.entrypoints.consumers import workers
 from services.orchestrator.entrypoints.grpc_servicer import OrchestratorServicer
-from services.shared import grpcserver, jetstream
+from services.shared import grpcserver, jetstream, tracing
 from services.shared.settings import OrchestratorSettings
 
 SERVICE_NAME = orchestrator_pb2.DESCRIPTOR.services_by_name["OrchestratorService"].full_name
@@ -34,7 +35,9 @@ def job_env(settings: OrchestratorSettings) -> dict[str, str]:
     values = settings.model_dump(include=set(JOB_ENV))
     # A job's share of the model server, so that all admitted jobs together stay within it.
     values["llm_max_in_flight"] = admission_budget(settings).per_job_in_flight
-    return {name.upper(): str(value) for name, value in values.items()}
+    env = {name.upper(): str(value) for name, value in values.items()}
+    # Where the job's spans go, as the service's own do.
+    return env | {k: v for k, v in os.environ.items() if k.startswith("OTEL_") or k == tracing.TRACE_FILE_ENV}
 
 
 def admission_budget(settings: OrchestratorSettings) -> Budget:

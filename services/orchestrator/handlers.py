@@ -31,7 +31,7 @@ from services.orchestrator.ports import (
     Publish,
 )
 from services.orchestrator.session import OnEvent
-from services.shared import events
+from services.shared import events, tracing
 from services.shared.events import utcnow
 
 log = logging.getLogger(__name__)
@@ -124,6 +124,7 @@ async def enqueue(deps: Deps, record: DeliberationRecord) -> DeliberationRecord:
     process that admitted it died before submitting."""
     record = record.model_copy(update={
         "state": State.QUEUED, "queue_deadline_at": utcnow() + timedelta(seconds=deps.queue_deadline_s),
+        "trace": tracing.inject(),
     })
     if await deps.deliberations.create(record):
         await deps.publish(events.DeliberationQueued(**header(record)))
@@ -161,6 +162,14 @@ async def deliberate_async(deps: Deps, request: DeliberationRequest) -> Delibera
 
 async def dispatch_plan(deps: Deps, event: events.PlanApproved) -> None:
     """One deliberation per role of an approved plan. Safe to run again for the same event."""
+    with tracing.tracer.start_as_current_span("orchestrator.dispatch", attributes={
+        "story_id": event.story_id, "plan_id": event.plan_id, "plan_version": event.plan_version,
+    }):
+        await _dispatch_roles(deps, event)
+        await admit(deps)
+
+
+async def _dispatch_roles(deps: Deps, event: events.PlanApproved) -> None:
     for role in event.roles:
         did = deliberation_id(event.story_id, event.plan_id, event.plan_version, role)
         council = await deps.councils.get(role)
@@ -186,7 +195,6 @@ async def dispatch_plan(deps: Deps, event: events.PlanApproved) -> None:
             if supersedes(event.plan_version, active):
                 await cancel(deps, active.deliberation_id, f"superseded by plan version {event.plan_version}")
         await enqueue(deps, record)
-    await admit(deps)
 
 
 async def record_outcome(deps: Deps, event: events.DeliberationEvent) -> None:
@@ -245,6 +253,15 @@ async def run_deliberation_job(deps: Deps, did: str) -> State | None:
     record = await deps.deliberations.get(did)
     if record is None:
         raise NotFound(f"no deliberation {did!r}")
+    attributes = {"deliberation_id": did, "story_id": record.story_id, "role": record.role.value}
+    with tracing.tracer.start_as_current_span(
+        "deliberation.job", context=tracing.extract(record.trace), attributes=attributes
+    ):
+        return await _run_job(deps, record)
+
+
+async def _run_job(deps: Deps, record: DeliberationRecord) -> State | None:
+    did = record.deliberation_id
     if not await store_then_announce(deps, record, events.DeliberationStarted(**header(record))):
         return None
     try:

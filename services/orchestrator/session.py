@@ -23,6 +23,7 @@ from services.orchestrator.domain.model import (
     StageUsage,
 )
 from services.orchestrator.domain.prompts import repair_message
+from services.shared.tracing import tracer
 
 OnEvent = Callable[[ProgressEvent], Awaitable[None]]
 T = TypeVar("T")
@@ -73,7 +74,10 @@ class Session:
     async def stage(self, name: StageName, round_no: int = 0) -> AsyncIterator[None]:
         await self.emit("stage_started", name, round=round_no)
         t0 = time.perf_counter()
-        yield
+        with tracer.start_as_current_span(f"stage.{name}", attributes={
+            "deliberation_id": self.request.deliberation_id, "stage": name, "round": round_no,
+        }):
+            yield
         elapsed = ms_since(t0)
         self.ledger(name).duration_ms += elapsed
         await self.emit("stage_finished", name, round=round_no, duration_ms=elapsed)
@@ -99,11 +103,19 @@ class Session:
             agent_id=agent.agent_id,
         )
         ledger = self.ledger(stage)
-        try:
-            result = await self.llm.chat(request)
-        except Exception:
-            ledger.record(None)
-            raise
+        with tracer.start_as_current_span(f"llm.{stage}", attributes={
+            "deliberation_id": self.request.deliberation_id, "agent_id": agent.agent_id, "stage": stage,
+            "llm.max_tokens": max_tokens, "llm.structured": json_schema is not None,
+        }) as span:
+            try:
+                result = await self.llm.chat(request)
+            except Exception:
+                ledger.record(None)
+                raise
+            span.set_attributes({
+                "llm.model": result.model, "llm.prompt_tokens": result.usage.prompt_tokens,
+                "llm.completion_tokens": result.usage.completion_tokens,
+            })
         ledger.record(result.usage)
         return result
 

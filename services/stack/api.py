@@ -46,6 +46,8 @@ def stack_env(cfg: StackConfig) -> dict[str, str]:
         "VLLM_MODEL": cfg.simulator_model,
         "CONTEXT_ADDR": f"127.0.0.1:{cfg.context_grpc_port}",
         "ORCHESTRATOR_ADDR": f"127.0.0.1:{cfg.orchestrator_grpc_port}",
+        # Spans of every service and Ray job, for `conclave trace` (no OTLP collector runs locally).
+        "CONCLAVE_TRACE_FILE": str(cfg.path("traces", "spans.jsonl")),
     }
 
 

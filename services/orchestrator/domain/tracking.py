@@ -66,6 +66,8 @@ class DeliberationRecord(BaseModel):
     queue_deadline_at: datetime | None = None
     admitted_at: datetime | None = None
     deadline_at: datetime | None = None
+    # W3C trace context of the dispatch, so the Ray job's spans join the plan's trace.
+    trace: dict[str, str] = Field(default_factory=dict)
 
     @property
     def terminal(self) -> bool:

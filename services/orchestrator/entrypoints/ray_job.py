@@ -30,6 +30,7 @@ from services.orchestrator import handlers
 from services.orchestrator.bootstrap import bootstrap_job
 from services.orchestrator.domain.errors import NotFound
 from services.orchestrator.domain.tracking import State
+from services.shared import tracing
 from services.shared.logs import configure
 from services.shared.settings import OrchestratorSettings
 
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 
 
 async def run(deliberation_id: str, settings: OrchestratorSettings) -> int:
+    tracing.configure("ray-job")
     app = await bootstrap_job(settings, deliberation_id)
     try:
         stored = await handlers.run_deliberation_job(app.deps, deliberation_id)
@@ -46,6 +48,7 @@ async def run(deliberation_id: str, settings: OrchestratorSettings) -> int:
         return 2
     finally:
         await app.close()
+        tracing.shutdown()
     # bench/dispatch.py reads this line to split a job's start-up into Ray's share and ours.
     log.info("job timings", extra={
         "deliberation_id": deliberation_id, "interpreter_up": round(STARTED_AT, 3),
