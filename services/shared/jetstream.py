@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import Any
 
 import nats
 from nats.aio.client import Client as NATS
@@ -15,6 +17,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, S
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 
+from services.shared import tracing
 from services.shared.events import (
     STREAMS,
     DeadLetter,
@@ -64,9 +67,9 @@ async def ensure_streams(js: JetStreamContext, specs: Sequence[StreamSpec] = STR
 
 async def publish(js: JetStreamContext, event: Event, subject: str | None = None) -> bool:
     """Publish with Nats-Msg-Id so JetStream drops repeats; True when stored anew."""
-    ack = await js.publish(
-        subject or event.subject, event.to_bytes(), headers={"Nats-Msg-Id": event.event_id}
-    )
+    # The W3C trace context rides along, so the consumer's spans join the publisher's trace.
+    headers = tracing.inject({"Nats-Msg-Id": event.event_id})
+    ack = await js.publish(subject or event.subject, event.to_bytes(), headers=headers)
     return not ack.duplicate
 
 
@@ -138,7 +141,8 @@ async def process_batch(js: JetStreamContext, spec: ConsumerSpec, msgs: list[Msg
     if not good:
         return
     try:
-        await handler([event for _, event in good])
+        with _consume_span(spec, [msg for msg, _ in good]):
+            await handler([event for _, event in good])
     except Exception as batch_error:
         if len(good) == 1:
             await _retry_or_dead_letter(js, spec, good[0][0], batch_error)
@@ -155,6 +159,20 @@ async def process_batch(js: JetStreamContext, spec: ConsumerSpec, msgs: list[Msg
                 await msg.ack()
         return
     await asyncio.gather(*(msg.ack() for msg, _ in good))
+
+
+def _consume_span(spec: ConsumerSpec, msgs: list[Msg]) -> AbstractContextManager[Any]:
+    """A batch of one continues its publisher's trace; a larger batch links to each publisher."""
+    attributes: dict[str, str | int] = {
+        "messaging.destination": spec.subject, "messaging.consumer": spec.durable, "messaging.batch.size": len(msgs),
+    }
+    if len(msgs) == 1:
+        return tracing.tracer.start_as_current_span(
+            f"consume {spec.durable}", context=tracing.extract(msgs[0].headers), attributes=attributes
+        )
+    return tracing.tracer.start_as_current_span(
+        f"consume {spec.durable}", links=tracing.link_to([m.headers for m in msgs]), attributes=attributes
+    )
 
 
 async def run_consumer(
