@@ -7,6 +7,7 @@ report over NATS, then prints each role's winner and what the graph now holds.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from importlib import resources
 from typing import Any
@@ -22,8 +23,9 @@ from services.gen.fleet.context.v1 import context_pb2_grpc as cpb_grpc
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2 as opb
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2_grpc as opb_grpc
 from services.orchestrator.entrypoints.cli import show_result
-from services.shared import events, jetstream
+from services.shared import events, jetstream, tracing
 from services.shared.settings import OrchestratorSettings
+from services.stack.config import StackConfig
 
 console = Console()
 TERMINAL = (events.DELIBERATION_COMPLETED, events.DELIBERATION_FAILED, events.DELIBERATION_CANCELLED)
@@ -104,6 +106,9 @@ async def graph_summary(context_addr: str, story_id: str) -> None:
 
 async def demo(timeout_s: float) -> int:
     settings = OrchestratorSettings()
+    # The demo plays the planning tool: its publish span is the root of the plan's trace.
+    os.environ.setdefault(tracing.TRACE_FILE_ENV, str(StackConfig().path("traces", "spans.jsonl")))
+    tracing.configure("planning-tool")
     plan = sample_plan(time.strftime("%H%M%S"))
     nc = await jetstream.connect(settings.nats_url, "conclave-demo")
     js = nc.jetstream()
@@ -115,7 +120,8 @@ async def demo(timeout_s: float) -> int:
                           f"roles {', '.join(plan.roles)}")
             following = asyncio.create_task(follow(nc, plan, timeout_s))
             await asyncio.sleep(0.2)
-            await jetstream.publish(js, plan)
+            with tracing.tracer.start_as_current_span("publish plan.approved", attributes={"story_id": plan.story_id}):
+                await jetstream.publish(js, plan)
             finished = await following
             for role in plan.roles:
                 did = finished.get(role.value)
@@ -131,7 +137,9 @@ async def demo(timeout_s: float) -> int:
         await graph_summary(settings.context_addr, plan.story_id)
     finally:
         await nc.close()
-    console.print("\nThe stack is still running: `make down` (or `conclave stack down`) stops it.")
+        tracing.shutdown()
+    console.print(f"\nThe whole trace, from this publish to each Decision: `conclave trace {plan.story_id}`.")
+    console.print("The stack is still running: `make down` (or `conclave stack down`) stops it.")
     return 0 if len(finished) == len(plan.roles) else 1
 
 

@@ -162,16 +162,13 @@ async def process_batch(js: JetStreamContext, spec: ConsumerSpec, msgs: list[Msg
 
 
 def _consume_span(spec: ConsumerSpec, msgs: list[Msg]) -> AbstractContextManager[Any]:
-    """A batch of one continues its publisher's trace; a larger batch links to each publisher."""
+    """A batch continues the trace of its first message and links to every other publisher."""
     attributes: dict[str, str | int] = {
         "messaging.destination": spec.subject, "messaging.consumer": spec.durable, "messaging.batch.size": len(msgs),
     }
-    if len(msgs) == 1:
-        return tracing.tracer.start_as_current_span(
-            f"consume {spec.durable}", context=tracing.extract(msgs[0].headers), attributes=attributes
-        )
     return tracing.tracer.start_as_current_span(
-        f"consume {spec.durable}", links=tracing.link_to([m.headers for m in msgs]), attributes=attributes
+        f"consume {spec.durable}", context=tracing.extract(msgs[0].headers),
+        links=tracing.link_to([m.headers for m in msgs[1:]]), attributes=attributes,
     )
 
 
