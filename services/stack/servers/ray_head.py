@@ -71,6 +71,9 @@ class RayHead(Server):
         env["PATH"] = f"{cfg.bin_dir}:{env.get('PATH', '/usr/bin:/bin')}"
         # A one-node dev cluster has nowhere to drain to; Ray's default would hold `down` for 30 s.
         env["RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S"] = "0"
+        # The raylet aborts when its dashboard agent takes longer than this to report its ports; on
+        # two busy cores that agent can take more than Ray's default, so the head never came up.
+        env["RAY_agent_register_timeout_ms"] = "120000"
         env.pop("RAY_AUTH_TOKEN_PATH", None)
         env.pop("RAY_ADDRESS", None)  # a stale address would make `ray start` join instead of lead
         return Launch(argv, env, note=f"gcs {cfg.ray_gcs_port}")
