@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
@@ -50,6 +51,9 @@ class Deps:
     deadline_s: float = 600.0
     queue_deadline_s: float = 3600.0
     started_at: float = field(default_factory=time.monotonic)
+    # The plan consumer, the outcome consumer and housekeeping all admit; one round at a time,
+    # or two rounds would count the same free slot twice.
+    admitting: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 # Councils -------------------------------------------------------------------
@@ -139,16 +143,17 @@ async def enqueue(deps: Deps, record: DeliberationRecord) -> DeliberationRecord:
 async def admit(deps: Deps) -> list[str]:
     """Give free slots of the admission budget to queued deliberations, fairly across stories.
     Only the replica holding the admission lease admits, so the budget holds across replicas."""
-    if not await deps.lease.hold():
-        return []
-    chosen = to_admit(await deps.deliberations.listed(), deps.budget.max_running)
-    admitted = []
-    at = utcnow()
-    for record in chosen:
-        if await deps.deliberations.save(record.admit(at, timedelta(seconds=deps.deadline_s))):
-            await deps.jobs.submit(record.deliberation_id)
-            admitted.append(record.deliberation_id)
-    return admitted
+    async with deps.admitting:
+        if not await deps.lease.hold():
+            return []
+        chosen = to_admit(await deps.deliberations.listed(), deps.budget.max_running)
+        admitted = []
+        at = utcnow()
+        for record in chosen:
+            if await deps.deliberations.save(record.admit(at, timedelta(seconds=deps.deadline_s))):
+                await deps.jobs.submit(record.deliberation_id)
+                admitted.append(record.deliberation_id)
+        return admitted
 
 
 async def deliberate_async(deps: Deps, request: DeliberationRequest) -> DeliberationRecord:

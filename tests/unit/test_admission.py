@@ -3,6 +3,7 @@ the backlog held by the Orchestrator rather than by Ray (handlers over the fakes
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from services.orchestrator import handlers, housekeeping
@@ -12,7 +13,7 @@ from services.orchestrator.domain.model import DeliberationRequest
 from services.orchestrator.domain.tracking import DeliberationRecord, State
 from services.shared import events
 from services.shared.events import utcnow
-from tests.fakes import FakeJobs, FakeLease, Published, orchestrator_deps
+from tests.fakes import FakeDeliberations, FakeJobs, FakeLease, Published, orchestrator_deps
 
 T0 = utcnow()
 
@@ -104,3 +105,33 @@ async def test_the_queue_and_the_run_have_separate_clocks() -> None:
     assert isinstance(d.publish, Published)
     [failed] = d.publish.of(events.DeliberationFailed)
     assert failed.reason.startswith("never admitted: waited") and "in the queue" in failed.reason
+
+
+class SlowFirstScan(FakeDeliberations):
+    """The first scan of the open index answers late, as a busy KV would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.slow = True
+
+    async def listed(self) -> list[DeliberationRecord]:
+        scanned = [self.records[did] for did in sorted(self.open_ids)]
+        if self.slow:
+            self.slow = False
+            await asyncio.sleep(0.05)
+        return scanned
+
+
+async def test_concurrent_admission_rounds_never_count_a_slot_twice() -> None:
+    d = orchestrator_deps(Role.DEV, max_running=1)
+    d.deliberations = SlowFirstScan()
+    d.lease = FakeLease(held=False)
+    await handlers.dispatch_plan(d, events.PlanApproved(story_id="S1", plan_id="P", approved_by="a", roles=[Role.DEV]))
+    d.lease = FakeLease(held=True)
+    first = asyncio.create_task(handlers.admit(d))  # its scan is slow and sees S1 alone
+    await asyncio.sleep(0)
+    # Meanwhile another story arrives and another task (the plan consumer) admits.
+    await handlers.enqueue(d, queued("S2", -3600))  # approved earlier: first in line
+    await handlers.admit(d)
+    await first
+    assert isinstance(d.jobs, FakeJobs) and len(d.jobs.submitted) == 1, d.jobs.submitted
