@@ -3,9 +3,8 @@ response, the completed event, the record rebuilt from it, and `conclave show`."
 
 from __future__ import annotations
 
-from services.orchestrator.outcomes import completed_event
-
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2 as pb
+from services.orchestrator.domain.lifecycle import completed_event
 from services.orchestrator.domain.tracking import State
 from services.orchestrator.entrypoints import grpc_mapping
 from services.orchestrator.entrypoints.cli import verdict_line
