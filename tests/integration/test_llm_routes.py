@@ -41,9 +41,11 @@ async def test_each_agent_reaches_its_own_model_and_endpoint(sim: Sim, second: S
         assert sorted(llm.routes) == [(second.url, "family-b"), (second.url, "family-c")]
     assert len(result.candidates) == 3 and not result.failed_agents
     default, other = await sim.stats(), await second.stats()
-    # dev-1 generates and reviews (2 calls); referees, if consulted, run on the default model.
-    assert default["by_model"].get("conclave-sim", 0) >= 2 and "family-b" not in default["by_model"]
-    assert other["by_model"] == {"family-b": 2, "family-c": 2}
+    # Each agent generates and reviews (2 calls); on a close call the two referees take the
+    # council's families in turn: the first the default model, the second family-b.
+    referees = default["by_model"]["conclave-sim"] - 2
+    assert referees in (0, 1) and set(default["by_model"]) == {"conclave-sim"}
+    assert other["by_model"] == {"family-b": 2 + referees, "family-c": 2}
 
 
 async def test_the_simulator_lists_every_model_it_serves(second: Sim) -> None:
