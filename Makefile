@@ -48,6 +48,7 @@ demo: up
 	$(CONCLAVE) demo
 
 bench: up
+	$(PY) bench/selection.py
 	$(PY) bench/context_ingest.py
 	$(PY) bench/deliberation.py
 	$(PY) bench/dispatch.py

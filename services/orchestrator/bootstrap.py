@@ -14,7 +14,7 @@ from nats.aio.client import Client as NATS
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2, orchestrator_pb2_grpc
 from services.orchestrator import handlers
 from services.orchestrator.adapters.context_client import ContextClient
-from services.orchestrator.adapters.llm_openai import OpenAILLM
+from services.orchestrator.adapters.llm_routes import RoutedLLM
 from services.orchestrator.adapters.ray_jobs import RayJobs
 from services.orchestrator.adapters.state_kv import AdmissionLease, CouncilStore, DeliberationStore
 from services.orchestrator.domain.admission import Budget, budget
@@ -75,7 +75,7 @@ async def _wire(settings: OrchestratorSettings, client_name: str) -> App:
     nc = await jetstream.connect(settings.nats_url, client_name)
     js = nc.jetstream()
     deps = handlers.Deps(
-        llm=OpenAILLM(settings),
+        llm=RoutedLLM(settings),
         councils=await CouncilStore.open(js),
         deliberations=await DeliberationStore.open(js),
         jobs=RayJobs(

@@ -1,6 +1,7 @@
 """The deliberation engine: a council of K agents of one role, stage by stage.
 
-    generate -> (review -> revise) x R -> final review -> check -> aggregate -> winner
+    generate -> (review -> revise) x R -> final review -> check -> aggregate
+             -> (referees, if the top two are tied -> aggregate) -> winner
 
 Stages session their agents in parallel; a stage ends when all of its calls have. The only I/O
 here is awaiting the LLM port through the session (session.py holds that plumbing).
@@ -9,7 +10,9 @@ LLM calls per deliberation, K agents, R rounds, when every call succeeds first t
     K = 1:   1                                  (nobody to review a council of one)
     K >= 2:  K + R * (K + K) + K  =  2K(R + 1)   (generate, R x (review, revise), final review)
 Each review whose JSON is invalid adds one repair call, so at most K(R + 1) more; an author
-whose reviews were all excluded skips its revision call. Orchestrate adds one chair call
+whose reviews were all excluded skips its revision call. When the top two are statistically
+tied after peer review, two referees add 2 calls (domain/selection.py; bench/selection.py
+measured ~1.4 extra calls per deliberation on average for K=3). Orchestrate adds one chair call
 (+1 repair). Sequential LLM steps on the critical path: 2R + 2 (plus repairs).
 """
 
@@ -19,7 +22,7 @@ import random
 import time
 from collections.abc import Sequence
 
-from services.orchestrator.domain.aggregation import aggregate
+from services.orchestrator.domain.aggregation import select
 from services.orchestrator.domain.answers import (
     InvalidAnswer,
     labels_for,
@@ -46,6 +49,7 @@ from services.orchestrator.domain.prompts import (
     review_messages,
     revise_messages,
 )
+from services.orchestrator.domain.selection import DEFAULT, SelectionPolicy, referees, review_order, ring_order
 from services.orchestrator.domain.validation import rubric_weights_of, validate_request
 from services.orchestrator.session import OnEvent, Session, in_parallel, reason_of
 
@@ -61,11 +65,13 @@ async def deliberate(
     council: Council | None = None,
     *,
     on_event: OnEvent | None = None,
+    policy: SelectionPolicy = DEFAULT,
 ) -> DeliberationResult:
     """Rank the council's proposals. Raises ValidationError, or CouncilFailed when no
     agent produced a proposal. Cancelling the caller cancels every call in flight."""
     request = validate_request(request)
-    return await run_council(Session(llm, request, seat(council, request.role, request.num_agents), on_event))
+    council = seat(council, request.role, request.num_agents)
+    return await run_council(Session(llm, request, council, on_event, policy))
 
 
 async def run_council(session: Session) -> DeliberationResult:
@@ -79,21 +85,34 @@ async def run_council(session: Session) -> DeliberationResult:
             usage=list(session.usage.values()),
         )
     reviews: list[Review] = []
+    history: list[Review] = []
     excluded: list[ExcludedReview] = []
     degraded: list[AgentFailure] = []
     if len(proposals) >= 2:
         for round_no in range(1, request.rounds + 1):
             reviews, left_out = await review(session, proposals, round_no)
+            history += reviews
             proposals, kept_old = await revise(session, proposals, reviews, round_no)
             excluded += left_out
             degraded += kept_old
         reviews, left_out = await review(session, proposals, request.rounds + 1)
+        history += reviews
         excluded += left_out
     async with session.stage("check"):
         checks = check(request.role, proposals)
     async with session.stage("aggregate"):
         personas = {a.agent_id: a.persona for a in session.council.agents}
-        candidates = aggregate(proposals, reviews, checks, rubric_weights_of(request), personas=personas)
+        candidates, verdict = select(
+            proposals, history, checks, rubric_weights_of(request), session.policy,
+            final_round=request.rounds + 1, personas=personas,
+        )
+    if len(proposals) >= 2 and wants_referee(session.policy, verdict.tied):
+        history += await referee(session, proposals, request.rounds + 1)
+        async with session.stage("aggregate"):
+            candidates, verdict = select(
+                proposals, history, checks, rubric_weights_of(request), session.policy,
+                final_round=request.rounds + 1, personas=personas,
+            )
     usage = [session.usage[s] for s in STAGES if s in session.usage]
     return DeliberationResult(
         deliberation_id=request.deliberation_id,
@@ -102,6 +121,9 @@ async def run_council(session: Session) -> DeliberationResult:
         num_agents=len(session.council.agents),
         candidates=candidates,
         winner=candidates[0],
+        margin=verdict.margin,
+        margin_error=verdict.margin_error,
+        tied=verdict.tied,
         failed_agents=failed,
         degraded_steps=degraded,
         excluded_reviews=excluded,
@@ -148,20 +170,36 @@ async def review(
 
 
 def shuffled_for(
-    deliberation_id: str, round_no: int, reviewer: str, proposals: Sequence[Proposal]
+    deliberation_id: str,
+    round_no: int,
+    reviewer: str,
+    proposals: Sequence[Proposal],
+    *,
+    balanced: bool = True,
 ) -> dict[str, Proposal]:
     """Label -> proposal as one reviewer sees it: never its own, in an order seeded by the
-    deliberation, so a replay shuffles alike but reviewers cannot agree on what "A" is."""
-    others = [p for p in proposals if p.agent_id != reviewer]
-    random.Random(f"{deliberation_id}:{round_no}:{reviewer}").shuffle(others)
-    return dict(zip(labels_for(len(others)), others, strict=True))
+    deliberation, so a replay orders alike but reviewers cannot agree on what "A" is."""
+    by_author = {p.agent_id: p for p in proposals}
+    order = review_order(deliberation_id, round_no, reviewer, list(by_author), balanced=balanced)
+    return dict(zip(labels_for(len(order)), (by_author[a] for a in order), strict=True))
 
 
 async def review_by(
-    session: Session, reviewer: AgentSpec, proposals: Sequence[Proposal], round_no: int
+    session: Session,
+    reviewer: AgentSpec,
+    proposals: Sequence[Proposal],
+    round_no: int,
+    *,
+    order: Sequence[Proposal] | None = None,
 ) -> list[Review] | ExcludedReview:
+    """One review call; `order` (a referee's) overrides the council's label order."""
     t0 = time.perf_counter()
-    by_label = shuffled_for(session.request.deliberation_id, round_no, reviewer.agent_id, proposals)
+    if order is None:
+        balanced = session.policy.ordering == "balanced"
+        deliberation_id = session.request.deliberation_id
+        by_label = shuffled_for(deliberation_id, round_no, reviewer.agent_id, proposals, balanced=balanced)
+    else:
+        by_label = dict(zip(labels_for(len(order)), order, strict=True))
     labels = list(by_label)
     messages = review_messages(session.request, reviewer, [(k, p.text) for k, p in by_label.items()])
     try:
@@ -191,6 +229,23 @@ async def review_by(
         )
         for label, entry in answer.reviews.items()
     ]
+
+
+def wants_referee(policy: SelectionPolicy, tied: bool) -> bool:
+    return policy.referee == "always" or (policy.referee == "when_tied" and tied)
+
+
+async def referee(session: Session, proposals: Sequence[Proposal], round_no: int) -> list[Review]:
+    """Judges outside the council each rank every final proposal, in opposite orders; their
+    calls count as reviews of the final round. A failed call is simply left out."""
+    by_author = {p.agent_id: p for p in proposals}
+    seats = []
+    for judge, backwards in referees(session.council):
+        order = ring_order(session.request.deliberation_id, list(by_author), reversed_=backwards)
+        seats.append((judge, [by_author[a] for a in order]))
+    async with session.stage("review", round_no):
+        outcomes = await in_parallel(review_by(session, judge, proposals, round_no, order=o) for judge, o in seats)
+    return [r for o in outcomes if isinstance(o, list) for r in o]
 
 
 async def revise(

@@ -23,6 +23,7 @@ from services.orchestrator.domain.model import (
     StageUsage,
 )
 from services.orchestrator.domain.prompts import repair_message
+from services.orchestrator.domain.selection import DEFAULT, SelectionPolicy
 from services.shared.tracing import tracer
 
 OnEvent = Callable[[ProgressEvent], Awaitable[None]]
@@ -41,6 +42,7 @@ class Session:
     request: DeliberationRequest
     council: Council
     on_event: OnEvent | None = None
+    policy: SelectionPolicy = DEFAULT
     usage: dict[StageName, StageUsage] = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
     seq: int = 0
@@ -101,6 +103,8 @@ class Session:
             schema_name=f"{stage}_answer",
             stage=stage,
             agent_id=agent.agent_id,
+            model=agent.model,
+            endpoint=agent.endpoint,
         )
         ledger = self.ledger(stage)
         with tracer.start_as_current_span(f"llm.{stage}", attributes={

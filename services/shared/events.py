@@ -228,6 +228,11 @@ class DeliberationCompleted(DeliberationEvent):
     candidates: list[CandidateSummary]
     usage: list[StageUsage] = Field(default_factory=list)
     duration_ms: float = 0.0
+    # The winner's lead over the runner-up and its standard error (None: no margin to report);
+    # `tied`: the lead is within one standard error, so the pick was a coin flip.
+    margin: float | None = None
+    margin_error: float | None = None
+    tied: bool = False
 
 
 class DeliberationFailed(DeliberationEvent):

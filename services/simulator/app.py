@@ -21,6 +21,7 @@ from aiohttp import web
 
 from services.simulator.content import answer
 from services.simulator.faults import FaultPlan, break_json, plan_for
+from services.simulator.models import ModelProfile
 from services.simulator.settings import Knobs, SimSettings
 from services.simulator.tokens import (
     count_prompt_tokens,
@@ -46,6 +47,7 @@ class Stats:
     by_status: Counter[str] = field(default_factory=Counter)
     faults: Counter[str] = field(default_factory=Counter)
     models_requests: int = 0
+    by_model: Counter[str] = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -55,6 +57,7 @@ class Stats:
             "by_status": dict(self.by_status),
             "faults": dict(self.faults),
             "models_requests": self.models_requests,
+            "by_model": dict(self.by_model),
         }
 
 
@@ -65,6 +68,10 @@ class SimState:
     loading_since: float = field(default_factory=time.monotonic)
     next_index: int = 0
     stats: Stats = field(default_factory=Stats)
+    served: dict[str, ModelProfile] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.served = self.served or self.settings.served()
 
     def loading(self) -> bool:
         return time.monotonic() - self.loading_since < self.knobs.loading_s
@@ -90,7 +97,8 @@ async def models(request: web.Request) -> web.Response:
     state.stats.models_requests += 1
     loading = state.loading()
     data = [] if loading else [
-        {"id": state.settings.model, "object": "model", "created": 0, "owned_by": "conclave-simulator"}
+        {"id": name, "object": "model", "created": 0, "owned_by": "conclave-simulator"}
+        for name in state.served
     ]
     log.debug(json.dumps({"event": "models", "simulator": True, "loading": loading}))
     return web.json_response({"object": "list", "data": data, "simulator": True, "note": NOTE})
@@ -204,7 +212,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         if state.loading():
             stats.by_status["503"] += 1
             return _error(503, "model loading")
-        if body.get("model") not in (None, state.settings.model):
+        if body.get("model") is not None and body.get("model") not in state.served:
             stats.by_status["404"] += 1
             return _error(404, f"model {body.get('model')!r} does not exist", "not_found_error")
         plan = plan_for(state.knobs, state.next_index)
@@ -217,7 +225,9 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
             stats.faults["stall"] += 1
             await asyncio.sleep(state.knobs.stall_s)
         await asyncio.sleep(state.knobs.ttft_ms / 1000.0)
-        result = answer(body)
+        model = state.served.get(str(body.get("model")), state.served[state.settings.model])
+        stats.by_model[model.name] += 1
+        result = answer(body, model)
         text = result.text
         if plan.malformed and result.structured:
             stats.faults["malformed"] += 1

@@ -33,6 +33,8 @@ def serve(
     host: Annotated[str | None, _opt("bind address, default 127.0.0.1", "HOST")] = None,
     port: Annotated[int | None, _opt("port, default 8000", "PORT")] = None,
     model: Annotated[str | None, _opt("model id, default conclave-sim", "MODEL")] = None,
+    models: Annotated[str | None, _opt("more model ids, each with its judging noise, e.g. "
+                                       "'family-b:noise=1.0:shared=0.8,family-c'", "MODELS")] = None,
     ttft_ms: Annotated[float | None, _opt("time to first token, ms", "TTFT_MS")] = None,
     tokens_per_s: Annotated[float | None, _opt("stream pacing; 0 = unpaced", "TOKENS_PER_S")] = None,
     error_rates: Annotated[str | None, _opt("e.g. '503:0.3,429:0.1'", "ERROR_RATES")] = None,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.simulator import roles
+from services.simulator.models import ModelProfile
 from services.simulator.quality import assess
 from services.simulator.review import ReviewHints, find_proposals
 from services.simulator.schema_gen import generate_instance
@@ -101,19 +102,21 @@ def prose_answer(messages: list[dict[str, Any]], seed: int) -> str:
     return text
 
 
-def structured_answer(messages: list[dict[str, Any]], schema: dict[str, Any], seed: int) -> str:
+def structured_answer(
+    messages: list[dict[str, Any]], schema: dict[str, Any], seed: int, model: ModelProfile | None = None
+) -> str:
     prompt = "\n\n".join(_texts(messages))
-    hints = ReviewHints(find_proposals(prompt), seed)
+    hints = ReviewHints(find_proposals(prompt), seed, model)
     return json.dumps(generate_instance(schema, seed, hints))
 
 
-def answer(body: dict[str, Any]) -> Answer:
+def answer(body: dict[str, Any], model: ModelProfile | None = None) -> Answer:
     messages = body.get("messages") or []
     seed = request_seed(body)
     fmt = body.get("response_format") or {}
     if fmt.get("type") == "json_schema":
         schema = (fmt.get("json_schema") or {}).get("schema") or {"type": "object"}
-        return Answer(structured_answer(messages, schema, seed), structured=True)
+        return Answer(structured_answer(messages, schema, seed, model), structured=True)
     if fmt.get("type") == "json_object":
         return Answer(json.dumps({"answer": prose_answer(messages, seed)}), structured=True)
     return Answer(prose_answer(messages, seed), structured=False)

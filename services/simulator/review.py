@@ -11,6 +11,7 @@ import random
 import re
 from typing import Any
 
+from services.simulator.models import ModelProfile
 from services.simulator.quality import Quality, assess
 from services.simulator.schema_gen import MISSING, Hints, SchemaInstanceGenerator, fit_length
 
@@ -47,17 +48,22 @@ def find_proposals(text: str) -> dict[str, str]:
 
 
 class ReviewHints(Hints):
-    """Scores follow each proposal's assessed quality, with a little reviewer noise."""
+    """Scores follow each proposal's assessed quality, with the serving model's reviewer noise
+    and its blind spot on each proposal (services/simulator/models.py)."""
 
-    def __init__(self, proposals: dict[str, str], seed: int) -> None:
+    def __init__(self, proposals: dict[str, str], seed: int, model: ModelProfile | None = None) -> None:
         self.proposals = proposals
-        self.quality: dict[str, Quality] = {label: assess(body) for label, body in proposals.items()}
+        self.model = model or ModelProfile(name="default")
+        self.quality: dict[str, Quality] = {}
+        for label, body in proposals.items():
+            q = assess(body)
+            self.quality[label] = Quality(score=q.score + self.model.blind_spot(body), notes=q.notes)
         self.seed = seed
 
     def _ranked(self) -> list[str]:
         # Reviewer noise breaks near-ties differently per reviewer, never a clear quality gap.
         def key(label: str) -> tuple[float, str]:
-            noise = random.Random(f"{self.seed}:{label}:rank").uniform(-0.4, 0.4)
+            noise = random.Random(f"{self.seed}:{label}:rank").uniform(-self.model.noise, self.model.noise)
             return -(self.quality[label].score + noise), label
 
         return sorted(self.proposals, key=key)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.simulator.models import ModelProfile, parse_models
+
 
 def parse_error_rates(spec: str | dict[int, float] | None) -> dict[int, float]:
     """'503:0.3,429:0.1' -> {503: 0.3, 429: 0.1}; the rates must sum to <= 1."""
@@ -59,6 +61,8 @@ class SimSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     model: str = "conclave-sim"
+    # More model names served next to `model`, each with its own judging noise (models.py).
+    models: str = ""
     ttft_ms: float = 0.0
     tokens_per_s: float = 0.0
     error_rates: str = ""
@@ -70,4 +74,7 @@ class SimSettings(BaseSettings):
     seed: int = 0
 
     def knobs(self) -> Knobs:
-        return Knobs.model_validate(self.model_dump(exclude={"host", "port", "model"}))
+        return Knobs.model_validate(self.model_dump(exclude={"host", "port", "model", "models"}))
+
+    def served(self) -> dict[str, ModelProfile]:
+        return parse_models(self.models, self.model)

@@ -248,7 +248,11 @@ async def test_a_review_still_invalid_after_repair_is_left_out_with_its_reason()
     assert all(r.reviewer != "dev-1" for c in result.candidates for r in c.reviews)
     assert result.winner.agent_id == "dev-2"
     review_usage = next(u for u in result.usage if u.stage == "review")
-    assert review_usage.calls == 3 * 2 + 2  # one repair per round for dev-1
+    # One repair per round for dev-1; and dev-2 and dev-3, whom only dev-1 would have compared,
+    # were never seen side by side, so two referees are asked.
+    referee = sum("referee" in r.agent_id for r in llm.requests)
+    assert referee == 2 and result.winner.agent_id == "dev-2"
+    assert review_usage.calls == 3 * 2 + 2 + referee
 
 
 @pytest.mark.asyncio
@@ -319,15 +323,19 @@ async def test_empty_answers_count_as_failures() -> None:
 async def test_call_count_formula(k: int, rounds: int) -> None:
     llm = ScriptedLLM()
     result = await deliberate(llm, make_request(k=k, rounds=rounds))
-    expected = 1 if k == 1 else 2 * k * (rounds + 1)
+    # Identical proposals make every council a close call, so two referees are consulted.
+    referee = sum("referee" in r.agent_id for r in llm.requests)
+    assert referee == (0 if k == 1 else 2)
+    expected = 1 if k == 1 else 2 * k * (rounds + 1) + referee
     assert len(llm.requests) == expected == result.total.calls
     per_stage = {u.stage: u.calls for u in result.usage}
     if k == 1:
         assert per_stage == {"generate": 1, "check": 0, "aggregate": 0}
     else:
         revise = {"revise": k * rounds} if rounds else {}
-        assert per_stage == {"generate": k, "review": k * (rounds + 1), **revise, "check": 0, "aggregate": 0}
-        assert all(len(c.reviews) == k - 1 for c in result.candidates)
+        reviews = k * (rounds + 1) + referee
+        assert per_stage == {"generate": k, "review": reviews, **revise, "check": 0, "aggregate": 0}
+        assert all(len(c.reviews) == k - 1 + referee for c in result.candidates)
 
 
 @pytest.mark.asyncio

@@ -1,8 +1,13 @@
-"""Ranking a council's candidates: Borda points from peer ranks, mean rubric scores and the
-pass ratio of deterministic checks, weighted, with a deterministic tie-break."""
+"""Ranking a council's candidates, two ways (see domain/selection.py for which runs when):
+
+- weighted (the first method): Borda points from peer ranks, mean rubric scores and the pass
+  ratio of deterministic checks, weighted, with a deterministic tie-break;
+- pairwise: strengths fitted to every within-reviewer comparison (domain/pairwise.py), gated
+  by the checks, with the margin of the win and whether it is within its standard error."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from statistics import fmean
 
@@ -10,6 +15,8 @@ from pydantic import BaseModel
 
 from services.orchestrator.domain.answers import MAX_SCORE, MIN_SCORE
 from services.orchestrator.domain.model import RUBRIC, Candidate, CheckResult, Proposal, Review
+from services.orchestrator.domain.pairwise import SCORE_UNIT, Comparison, Strengths, fit
+from services.orchestrator.domain.selection import SelectionPolicy
 
 # A candidate with no data for a component the rest of the council has (its reviews were all
 # invalid, say) gets the middle of the scale: neither rewarded nor punished for missing data.
@@ -78,10 +85,7 @@ def final_scores(candidates: Sequence[Candidate], weights: ScoreWeights) -> list
     total = sum(w for w, _ in live)
     if total == 0:
         return [0.0 for _ in candidates]
-    return [
-        round(sum(w * _or_neutral(values[i]) for w, values in live) / total, 9)
-        for i in range(len(candidates))
-    ]
+    return [round(sum(w * _or_neutral(values[i]) for w, values in live) / total, 9) for i in range(len(candidates))]
 
 
 def _or_neutral(value: float | None) -> float:
@@ -116,3 +120,147 @@ def aggregate(
     ]
     ranked = sorted(scored, key=tie_break_key)
     return [c.model_copy(update={"rank": i + 1}) for i, c in enumerate(ranked)]
+
+
+# -- the pairwise method (SelectionPolicy.aggregation == "pairwise") -------------------------
+
+
+class Verdict(BaseModel, frozen=True):
+    """How clear the win was: the winner's lead in strength over the runner-up, its standard
+    error, and whether the lead is within one standard error (a coin flip, not a decision)."""
+
+    margin: float | None = None
+    margin_error: float | None = None
+    tied: bool = False
+
+
+# The middle of the rubric scale, as a pseudo-candidate that lone reviews are compared with.
+SCALE = "\x00scale"
+
+
+def comparisons(
+    reviews: Sequence[Review],
+    final_round: int,
+    rubric_weights: Mapping[str, float],
+    earlier: float,
+    absolute: float = 0.0,
+    score_unit: float = SCORE_UNIT,
+) -> list[Comparison]:
+    """Each pair one reviewer saw in one call, with the margin its ranking and scores give; and,
+    weighing `absolute`, each review against the middle of the scale, which lets scores given
+    by different reviewers be compared too (reviewers of one model share most of their scale)."""
+    calls: dict[tuple[str, int, int], list[Review]] = {}
+    for r in reviews:
+        calls.setdefault((r.reviewer, r.round, r.call), []).append(r)
+    found = []
+    for (_, round_no, _), seen in sorted(calls.items()):
+        weight = 1.0 if round_no == final_round else earlier
+        if weight <= 0:
+            continue
+        seen = sorted(seen, key=lambda r: r.label)
+        span = MAX_SCORE - MIN_SCORE
+        # A reviewer who saw one proposal (a council of two) can only place it on the scale.
+        on_scale = weight * (1.0 if len(seen) == 1 else absolute)
+        for x in seen if on_scale > 0 else ():
+            points = (rubric_points(x, rubric_weights) - 0.5) * span
+            found.append(Comparison(x.target, SCALE, SCORE_UNIT * points, on_scale))
+        for i, x in enumerate(seen):
+            for y in seen[i + 1 :]:
+                order = (y.rank > x.rank) - (y.rank < x.rank)
+                points = (rubric_points(x, rubric_weights) - rubric_points(y, rubric_weights)) * span
+                found.append(Comparison(x.target, y.target, order + score_unit * points, weight))
+    return found
+
+
+def check_tier(checks: Sequence[CheckResult]) -> int:
+    return -sum(not c.passed for c in checks)
+
+
+def rank_pairwise(
+    proposals: Sequence[Proposal],
+    reviews: Sequence[Review],
+    checks: Mapping[str, Sequence[CheckResult]],
+    rubric_weights: Mapping[str, float],
+    *,
+    final_round: int,
+    earlier: float = 0.0,
+    absolute: float = 0.0,
+    score_unit: float = SCORE_UNIT,
+    gate_checks: bool = True,
+    check_weight: float = 0.0,
+    personas: Mapping[str, str] | None = None,
+) -> tuple[list[Candidate], Verdict]:
+    """Candidates best first by (check tier if gated, reviewed before unreviewed, strength plus
+    `check_weight` if every check passed); `reviews` may hold every round, earlier
+    rounds weigh `earlier`. A candidate nobody reviewed gets no credit it did not earn: it ranks
+    below every reviewed one of its tier."""
+    ids = [p.agent_id for p in proposals]
+    found = comparisons(reviews, final_round, rubric_weights, earlier, absolute, score_unit)
+    strengths = fit([*ids, SCALE], found)
+    compared = {c.first for c in found} | {c.second for c in found}
+    final = [r for r in reviews if r.round == final_round]
+    scored = []
+    for p in proposals:
+        candidate = score_candidate(p, final, checks.get(p.agent_id, ()), rubric_weights)
+        strength = strengths.value[p.agent_id] if p.agent_id in compared else None
+        if strength is not None and candidate.checks and all(c.passed for c in candidate.checks):
+            strength += check_weight
+        scored.append((candidate, strength))
+
+    def key(item: tuple[Candidate, float | None]) -> tuple[int, int, float, str]:
+        candidate, strength = item
+        tier = check_tier(candidate.checks) if gate_checks else 0
+        return (-tier, strength is None, -(strength or 0.0), candidate.agent_id)
+
+    ranked = sorted(scored, key=key)
+    out = [
+        c.model_copy(
+            update={
+                "rank": i + 1,
+                "final_score": round(1 / (1 + math.exp(-s)), 9) if s is not None else 0.0,
+                "persona": (personas or {}).get(c.agent_id, ""),
+            }
+        )
+        for i, (c, s) in enumerate(ranked)
+    ]
+    return out, verdict(ranked, strengths, gate_checks)
+
+
+def verdict(ranked: Sequence[tuple[Candidate, float | None]], strengths: Strengths, gated: bool) -> Verdict:
+    if len(ranked) < 2:
+        return Verdict()
+    (first, s1), (second, s2) = ranked[0], ranked[1]
+    if s1 is None or s2 is None or (gated and check_tier(first.checks) != check_tier(second.checks)):
+        return Verdict()  # the checks, or the lack of any review, decided: no margin to report
+    margin = s1 - s2
+    error = strengths.gap_error(first.agent_id, second.agent_id)
+    return Verdict(margin=round(margin, 6), margin_error=round(error, 6), tied=margin <= error)
+
+
+def select(
+    proposals: Sequence[Proposal],
+    reviews: Sequence[Review],
+    checks: Mapping[str, Sequence[CheckResult]],
+    rubric_weights: Mapping[str, float],
+    policy: SelectionPolicy,
+    *,
+    final_round: int,
+    personas: Mapping[str, str] | None = None,
+) -> tuple[list[Candidate], Verdict]:
+    """Rank by the policy's method. The weighted method sees only the final round's reviews."""
+    if policy.aggregation == "weighted":
+        final = [r for r in reviews if r.round == final_round]
+        return aggregate(proposals, final, checks, rubric_weights, personas=personas), Verdict()
+    return rank_pairwise(
+        proposals,
+        reviews,
+        checks,
+        rubric_weights,
+        final_round=final_round,
+        earlier=policy.earlier_rounds,
+        absolute=policy.absolute_scores,
+        score_unit=policy.score_unit,
+        gate_checks=policy.gate_checks,
+        check_weight=policy.check_weight,
+        personas=personas,
+    )

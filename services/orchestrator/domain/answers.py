@@ -99,9 +99,7 @@ def parse_review(text: str, labels: list[str], rubric: tuple[str, ...] = RUBRIC)
     missing = [label for label in labels if label not in answer.reviews]
     extra = [key for key in answer.reviews if key not in labels]
     if missing or extra:
-        raise InvalidAnswer(
-            f"reviews must have exactly the labels {labels}; missing {missing}, unexpected {extra}"
-        )
+        raise InvalidAnswer(f"reviews must have exactly the labels {labels}; missing {missing}, unexpected {extra}")
     for label, entry in answer.reviews.items():
         if set(entry.scores) != set(rubric):
             raise InvalidAnswer(f"reviews.{label}.scores must have exactly {list(rubric)}")
@@ -110,9 +108,7 @@ def parse_review(text: str, labels: list[str], rubric: tuple[str, ...] = RUBRIC)
             raise InvalidAnswer(f"reviews.{label}.scores {bad} outside {MIN_SCORE}..{MAX_SCORE}")
     ranking = [label.strip().upper() for label in answer.ranking]
     if sorted(ranking) != sorted(labels):
-        raise InvalidAnswer(
-            f"ranking must list each of {labels} exactly once, best first; got {answer.ranking}"
-        )
+        raise InvalidAnswer(f"ranking must list each of {labels} exactly once, best first; got {answer.ranking}")
     return answer.model_copy(update={"ranking": ranking})
 
 

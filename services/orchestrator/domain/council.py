@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from urllib.parse import urlsplit
+
 from pydantic import BaseModel, Field
 
 from services.orchestrator.domain.errors import ValidationError
@@ -59,6 +62,41 @@ class AgentSpec(BaseModel, frozen=True):
     role: Role
     persona: str
     temperature: float = Field(ge=0.0, le=2.0)
+    # The agent's own model and OpenAI-compatible base URL; empty: the deployment's default.
+    # A council that mixes model families does not share one family's blind spots.
+    model: str = ""
+    endpoint: str = ""
+
+
+MAX_MODEL_CHARS = 200
+_MODEL_NAME = re.compile(r"^[\w.:/@+-]+$")
+
+
+def validate_model(model: str, field: str = "model") -> str:
+    """A model name as OpenAI-compatible servers list them (e.g. Qwen/Qwen2.5-7B-Instruct)."""
+    model = model.strip()
+    if len(model) > MAX_MODEL_CHARS:
+        raise ValidationError(field, f"{len(model)} chars exceeds {MAX_MODEL_CHARS}")
+    if model and not _MODEL_NAME.match(model):
+        raise ValidationError(field, f"{model!r} is not a model name (letters, digits and . _ : / @ + -)")
+    return model
+
+
+def validate_endpoint(endpoint: str, field: str = "endpoint") -> str:
+    """An http(s) base URL with a host and no query, e.g. http://vllm-b:8000/v1."""
+    endpoint = endpoint.strip()
+    if not endpoint:
+        return ""
+    try:
+        parts = urlsplit(endpoint)
+        port_ok = parts.port is None or 0 < parts.port < 65536
+    except ValueError as exc:
+        raise ValidationError(field, f"{endpoint!r} is not a URL: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+        raise ValidationError(field, f"{endpoint!r} must be an http(s) URL with a host, e.g. http://vllm:8000/v1")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ValidationError(field, "must not carry a query, fragment or credentials")
+    return endpoint.rstrip("/")
 
 
 class Council(BaseModel, frozen=True):
@@ -112,9 +150,7 @@ def seat(council: Council | None, role: Role, num_agents: int) -> Council:
     if council.role != role:
         raise ValidationError("role", f"council is for {council.role}, request is for {role}")
     if len(council.agents) < num_agents:
-        raise ValidationError(
-            "num_agents", f"{num_agents} requested but the council has {len(council.agents)} agents"
-        )
+        raise ValidationError("num_agents", f"{num_agents} requested but the council has {len(council.agents)} agents")
     return council.model_copy(update={"agents": council.agents[:num_agents]})
 
 
@@ -125,6 +161,4 @@ CHAIR_PERSONA = (
 
 
 def default_chair(role: Role = Role.ARCHITECT) -> AgentSpec:
-    return AgentSpec(
-        agent_id=f"{role.value.lower()}-chair", role=role, persona=CHAIR_PERSONA, temperature=0.2
-    )
+    return AgentSpec(agent_id=f"{role.value.lower()}-chair", role=role, persona=CHAIR_PERSONA, temperature=0.2)

@@ -17,9 +17,7 @@ class ValidationError(ValueError):
 class CouncilFailed(Exception):
     """No proposal survived, so there is nothing to rank."""
 
-    def __init__(
-        self, reason: str, *, failures: list[Any] | None = None, usage: list[Any] | None = None
-    ) -> None:
+    def __init__(self, reason: str, *, failures: list[Any] | None = None, usage: list[Any] | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         # AgentFailure and StageUsage objects; typed loosely to keep this module import-free.

@@ -70,6 +70,9 @@ def completed_event(record: DeliberationRecord, result: DeliberationResult) -> e
             for u in (*result.usage, result.total)
         ],
         duration_ms=result.duration_ms,
+        margin=result.margin,
+        margin_error=result.margin_error,
+        tied=result.tied,
     )
 
 

@@ -48,6 +48,9 @@ class ChatRequest(BaseModel):
     # Attribution only: which council step this call serves.
     stage: Stage = "generate"
     agent_id: str = ""
+    # Routing: the agent's own model and OpenAI-compatible base URL; empty means the default.
+    model: str = ""
+    endpoint: str = ""
 
 
 class Usage(BaseModel):

@@ -51,6 +51,8 @@ class Review(BaseModel):
     rank: int
     ranked_of: int
     critique: str
+    # Which of the reviewer's calls in the round this came from: a referee is asked twice.
+    call: int = 0
 
 
 class CheckResult(BaseModel):
@@ -124,6 +126,12 @@ class DeliberationResult(BaseModel):
     num_agents: int
     candidates: list[Candidate]
     winner: Candidate
+    # The winner's lead in strength over the runner-up and its standard error; None when the
+    # method gives none (one candidate, the first method, or the checks decided). `tied`: the
+    # lead is within one standard error, so the pick is close to a coin flip.
+    margin: float | None = None
+    margin_error: float | None = None
+    tied: bool = False
     failed_agents: list[AgentFailure] = Field(default_factory=list)
     # Non-fatal step failures: a revision that failed keeps the agent's previous draft.
     degraded_steps: list[AgentFailure] = Field(default_factory=list)

@@ -103,9 +103,7 @@ def review_messages(
 ) -> list[ChatMessage]:
     # Tags, not headings, delimit proposals: a proposal's own headings and YAML keys cannot be
     # mistaken for the start of the next one.
-    proposals = "".join(
-        f'<proposal label="{label}">\n{text.strip()}\n</proposal>\n\n' for label, text in labelled
-    )
+    proposals = "".join(f'<proposal label="{label}">\n{text.strip()}\n</proposal>\n\n' for label, text in labelled)
     personal = persona_block(agent) + "## The proposals to review\n" + proposals
     return build_messages(request, review_block([label for label, _ in labelled]), personal)
 
@@ -151,8 +149,7 @@ def chair_messages(
 ) -> list[ChatMessage]:
     """`ranked` holds (label, score summary, proposal) best first."""
     body = "".join(
-        f'<candidate label="{label}">\n({summary})\n{text.strip()}\n</candidate>\n\n'
-        for label, summary, text in ranked
+        f'<candidate label="{label}">\n({summary})\n{text.strip()}\n</candidate>\n\n' for label, summary, text in ranked
     )
     personal = persona_block(chair) + "## The ranked candidates\n" + body
     return build_messages(request, CHAIR_BLOCK, personal, role=chair.role)

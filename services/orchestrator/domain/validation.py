@@ -71,9 +71,7 @@ def validate_request(request: DeliberationRequest) -> DeliberationRequest:
         raise ValidationError("constraints", f"at most {MAX_CONSTRAINTS} constraints")
     for i, constraint in enumerate(request.constraints):
         if len(constraint) > MAX_CONSTRAINT_CHARS:
-            raise ValidationError(
-                f"constraints[{i}]", f"{len(constraint)} chars exceeds {MAX_CONSTRAINT_CHARS}"
-            )
+            raise ValidationError(f"constraints[{i}]", f"{len(constraint)} chars exceeds {MAX_CONSTRAINT_CHARS}")
     if len(request.context) > MAX_CONTEXT_CHARS:
         raise ValidationError("context", f"{len(request.context)} chars exceeds {MAX_CONTEXT_CHARS}")
     if not request.deliberation_id.strip():
@@ -86,9 +84,7 @@ def validate_request(request: DeliberationRequest) -> DeliberationRequest:
 def validate_rubric_weights(weights: Mapping[str, float]) -> None:
     for label, weight in weights.items():
         if label not in RUBRIC:
-            raise ValidationError(
-                f"rubric_weights.{label}", f"unknown label; expected one of {', '.join(RUBRIC)}"
-            )
+            raise ValidationError(f"rubric_weights.{label}", f"unknown label; expected one of {', '.join(RUBRIC)}")
         if not math.isfinite(weight) or weight < 0:
             raise ValidationError(f"rubric_weights.{label}", "must be a finite number >= 0")
     if not any(w > 0 for w in weights.values()):

@@ -98,10 +98,11 @@ def register(app: typer.Typer) -> None:
     def councils(addr: str = ORCHESTRATOR) -> None:
         """List councils and their agents."""
         reply = asyncio.run(_call(addr, lambda s: s.ListCouncils(pb.ListCouncilsRequest())))
-        table = Table("council", "agent", "temperature", "persona", title="Councils")
+        table = Table("council", "agent", "temperature", "model", "persona", title="Councils")
         for c in reply.councils:
             for a in c.agents:
-                table.add_row(c.council_id, a.agent_id, f"{a.temperature:.2f}", a.persona)
+                model = f"{a.model or 'default'}" + (f" @ {a.endpoint}" if a.endpoint else "")
+                table.add_row(c.council_id, a.agent_id, f"{a.temperature:.2f}", model, a.persona)
         console.print(table)
 
     @app.command("queue")
@@ -163,8 +164,18 @@ def show_result(result: pb.DeliberateResponse) -> None:
                   + ", ".join(f"{s.stage} {s.calls} calls/{s.duration_ms:.0f}ms" for s in u.stages))
     for note in [*(f"{f.agent_id} failed at {f.stage}: {f.reason}" for f in result.failures), *result.notes]:
         console.print(f"[yellow]note[/]: {note}")
+    console.print(verdict_line(result))
     console.rule(f"winner: {result.winner.agent_id}")
     console.print(result.winner.proposal)
+
+
+def verdict_line(result: pb.DeliberateResponse) -> str:
+    if not result.HasField("margin"):
+        return "margin: none to report (a single candidate, or the checks decided)"
+    lead = f"margin: {result.margin:.2f} ± {result.margin_error:.2f}"
+    if result.tied:
+        return f"{lead} [bold yellow]TIED[/]: the top two are within one standard error, a coin flip"
+    return f"{lead}, a clear win"
 
 
 async def follow(nats_url: str, seconds: float) -> None:

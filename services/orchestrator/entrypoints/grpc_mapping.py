@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2 as pb
-from services.orchestrator.domain.council import AgentSpec, Council, Role
+from services.orchestrator.domain.council import AgentSpec, Council, Role, validate_endpoint, validate_model
 from services.orchestrator.domain.errors import ValidationError
 from services.orchestrator.domain.model import (
     DEFAULT_ROUNDS,
@@ -87,6 +87,9 @@ def result(r: DeliberationResult) -> pb.DeliberateResponse:
             for f in (*r.failed_agents, *r.degraded_steps)
         ],
         notes=[f"review by {e.reviewer} (round {e.round}) left out: {e.reason}" for e in r.excluded_reviews],
+        margin=r.margin,
+        margin_error=r.margin_error,
+        tied=r.tied,
     )
 
 
@@ -102,7 +105,12 @@ def council(c: Council) -> pb.Council:
     return pb.Council(
         council_id=c.role.value,
         role=c.role.value,
-        agents=[pb.Agent(agent_id=a.agent_id, persona=a.persona, temperature=a.temperature) for a in c.agents],
+        agents=[
+            pb.Agent(
+                agent_id=a.agent_id, persona=a.persona, temperature=a.temperature, model=a.model, endpoint=a.endpoint
+            )
+            for a in c.agents
+        ],
     )
 
 
@@ -114,6 +122,8 @@ def agent_of(message: pb.Agent, role: Role, field: str = "agent") -> AgentSpec:
     return AgentSpec(
         agent_id=message.agent_id.strip(), role=role,
         persona=message.persona or "a careful engineer", temperature=message.temperature or 0.7,
+        model=validate_model(message.model, f"{field}.model"),
+        endpoint=validate_endpoint(message.endpoint, f"{field}.endpoint"),
     )
 
 
@@ -172,4 +182,7 @@ def stored_result(r: DeliberationRecord) -> pb.DeliberateResponse:
             llm_calls=total.calls, prompt_tokens=total.prompt_tokens, completion_tokens=total.completion_tokens,
             stages=[pb.StageUsage(**u.model_dump()) for u in done.usage if u.stage != "total"],
         ),
+        margin=done.margin,
+        margin_error=done.margin_error,
+        tied=done.tied,
     )

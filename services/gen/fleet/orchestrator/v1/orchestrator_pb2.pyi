@@ -171,7 +171,7 @@ class AgentFailure(_message.Message):
     def __init__(self, agent_id: _Optional[str] = ..., stage: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class DeliberateResponse(_message.Message):
-    __slots__ = ("deliberation_id", "role", "ranked", "winner", "duration_ms", "usage", "failures", "notes")
+    __slots__ = ("deliberation_id", "role", "ranked", "winner", "duration_ms", "usage", "failures", "notes", "margin", "margin_error", "tied")
     DELIBERATION_ID_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
     RANKED_FIELD_NUMBER: _ClassVar[int]
@@ -180,6 +180,9 @@ class DeliberateResponse(_message.Message):
     USAGE_FIELD_NUMBER: _ClassVar[int]
     FAILURES_FIELD_NUMBER: _ClassVar[int]
     NOTES_FIELD_NUMBER: _ClassVar[int]
+    MARGIN_FIELD_NUMBER: _ClassVar[int]
+    MARGIN_ERROR_FIELD_NUMBER: _ClassVar[int]
+    TIED_FIELD_NUMBER: _ClassVar[int]
     deliberation_id: str
     role: Role
     ranked: _containers.RepeatedCompositeFieldContainer[Candidate]
@@ -188,7 +191,10 @@ class DeliberateResponse(_message.Message):
     usage: Usage
     failures: _containers.RepeatedCompositeFieldContainer[AgentFailure]
     notes: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, deliberation_id: _Optional[str] = ..., role: _Optional[_Union[Role, str]] = ..., ranked: _Optional[_Iterable[_Union[Candidate, _Mapping]]] = ..., winner: _Optional[_Union[Candidate, _Mapping]] = ..., duration_ms: _Optional[float] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., failures: _Optional[_Iterable[_Union[AgentFailure, _Mapping]]] = ..., notes: _Optional[_Iterable[str]] = ...) -> None: ...
+    margin: float
+    margin_error: float
+    tied: bool
+    def __init__(self, deliberation_id: _Optional[str] = ..., role: _Optional[_Union[Role, str]] = ..., ranked: _Optional[_Iterable[_Union[Candidate, _Mapping]]] = ..., winner: _Optional[_Union[Candidate, _Mapping]] = ..., duration_ms: _Optional[float] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., failures: _Optional[_Iterable[_Union[AgentFailure, _Mapping]]] = ..., notes: _Optional[_Iterable[str]] = ..., margin: _Optional[float] = ..., margin_error: _Optional[float] = ..., tied: _Optional[bool] = ...) -> None: ...
 
 class ProgressEvent(_message.Message):
     __slots__ = ("kind", "stage", "agent_id", "message", "elapsed_ms")
@@ -317,14 +323,18 @@ class DeliberationRecord(_message.Message):
     def __init__(self, deliberation_id: _Optional[str] = ..., state: _Optional[_Union[DeliberationState, str]] = ..., role: _Optional[_Union[Role, str]] = ..., story_id: _Optional[str] = ..., plan_id: _Optional[str] = ..., plan_version: _Optional[int] = ..., result: _Optional[_Union[DeliberateResponse, _Mapping]] = ..., reason: _Optional[str] = ..., created_at: _Optional[str] = ..., updated_at: _Optional[str] = ...) -> None: ...
 
 class Agent(_message.Message):
-    __slots__ = ("agent_id", "persona", "temperature")
+    __slots__ = ("agent_id", "persona", "temperature", "model", "endpoint")
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     PERSONA_FIELD_NUMBER: _ClassVar[int]
     TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    ENDPOINT_FIELD_NUMBER: _ClassVar[int]
     agent_id: str
     persona: str
     temperature: float
-    def __init__(self, agent_id: _Optional[str] = ..., persona: _Optional[str] = ..., temperature: _Optional[float] = ...) -> None: ...
+    model: str
+    endpoint: str
+    def __init__(self, agent_id: _Optional[str] = ..., persona: _Optional[str] = ..., temperature: _Optional[float] = ..., model: _Optional[str] = ..., endpoint: _Optional[str] = ...) -> None: ...
 
 class Council(_message.Message):
     __slots__ = ("council_id", "role", "agents", "created_at")
