@@ -17,11 +17,11 @@ from services.context.domain.model import (
     StoryContext,
     StoryHeader,
 )
-from services.orchestrator import handlers
 from services.orchestrator.domain.admission import budget
 from services.orchestrator.domain.council import Council, Role, default_council
 from services.orchestrator.domain.llm import ChatRequest, ChatResult, LLMStatus, Usage
 from services.orchestrator.domain.tracking import DeliberationRecord, JobState
+from services.orchestrator.ports import Deps
 from services.shared import events
 
 
@@ -170,8 +170,8 @@ class FakeLease:
 
 def orchestrator_deps(
     *roles: Role, contexts: dict[str, str] | None = None, max_running: int = 5
-) -> handlers.Deps:
-    return handlers.Deps(
+) -> Deps:
+    return Deps(
         llm=EchoModel(), councils=FakeCouncils(*roles), deliberations=FakeDeliberations(), jobs=FakeJobs(),
         context=FakeContext(contexts), publish=Published(), lease=FakeLease(),
         budget=budget(16, max_running),

@@ -20,6 +20,7 @@ from services.orchestrator.adapters.state_kv import AdmissionLease, CouncilStore
 from services.orchestrator.domain.admission import Budget, budget
 from services.orchestrator.entrypoints.consumers import workers
 from services.orchestrator.entrypoints.grpc_servicer import OrchestratorServicer
+from services.orchestrator.ports import Deps
 from services.shared import grpcserver, jetstream, tracing
 from services.shared.settings import OrchestratorSettings
 
@@ -47,7 +48,7 @@ def admission_budget(settings: OrchestratorSettings) -> Budget:
 @dataclass
 class App:
     nc: NATS
-    deps: handlers.Deps
+    deps: Deps
 
     def register(self, server: grpc.aio.Server) -> None:
         orchestrator_pb2_grpc.add_OrchestratorServiceServicer_to_server(OrchestratorServicer(self.deps), server)
@@ -74,7 +75,7 @@ async def bootstrap_job(settings: OrchestratorSettings, deliberation_id: str) ->
 async def _wire(settings: OrchestratorSettings, client_name: str) -> App:
     nc = await jetstream.connect(settings.nats_url, client_name)
     js = nc.jetstream()
-    deps = handlers.Deps(
+    deps = Deps(
         llm=RoutedLLM(settings),
         councils=await CouncilStore.open(js),
         deliberations=await DeliberationStore.open(js),

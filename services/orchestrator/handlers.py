@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from services.orchestrator import chair as chair_step
 from services.orchestrator import deliberation as engine
-from services.orchestrator.domain.admission import Budget, to_admit
+from services.orchestrator import queries
+from services.orchestrator.domain.admission import to_admit
 from services.orchestrator.domain.council import DEFAULT_NUM_AGENTS, AgentSpec, Council, Role, default_council
 from services.orchestrator.domain.errors import AlreadyExists, CouncilFailed, NotFound, ValidationError
 from services.orchestrator.domain.lifecycle import agent_event, completed_event, header, transition
-from services.orchestrator.domain.llm import LLMStatus
 from services.orchestrator.domain.model import (
     DeliberationRequest,
     DeliberationResult,
@@ -22,38 +19,12 @@ from services.orchestrator.domain.model import (
     ProgressEvent,
 )
 from services.orchestrator.domain.tracking import DeliberationRecord, State, deliberation_id, supersedes
-from services.orchestrator.ports import (
-    AdmissionLease,
-    ContextReader,
-    CouncilRepository,
-    DeliberationRepository,
-    JobRunner,
-    ModelServer,
-    Publish,
-)
+from services.orchestrator.ports import Deps
 from services.orchestrator.session import OnEvent
 from services.shared import events, tracing
 from services.shared.events import utcnow
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Deps:
-    llm: ModelServer
-    councils: CouncilRepository
-    deliberations: DeliberationRepository
-    jobs: JobRunner
-    context: ContextReader
-    publish: Publish
-    lease: AdmissionLease
-    budget: Budget
-    deadline_s: float = 600.0
-    queue_deadline_s: float = 3600.0
-    started_at: float = field(default_factory=time.monotonic)
-    # The plan consumer, the outcome consumer and housekeeping all admit; one round at a time,
-    # or two rounds would count the same free slot twice.
-    admitting: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 # Councils -------------------------------------------------------------------
@@ -70,21 +41,6 @@ async def create_council(deps: Deps, role: Role, num_agents: int, agents: list[A
     return council
 
 
-async def find_council(deps: Deps, role: Role) -> Council | None:
-    return await deps.councils.get(role)
-
-
-async def list_councils(deps: Deps, role: Role | None = None) -> list[Council]:
-    return [c for c in await deps.councils.all() if role is None or c.role == role]
-
-
-async def council_of(deps: Deps, role: Role) -> Council:
-    council = await deps.councils.get(role)
-    if council is None:
-        raise NotFound(f"no council for role {role.value}")
-    return council
-
-
 async def delete_council(deps: Deps, role: Role) -> bool:
     if not await deps.councils.delete(role):
         raise NotFound(f"no council for role {role.value}")
@@ -92,13 +48,13 @@ async def delete_council(deps: Deps, role: Role) -> bool:
 
 
 async def register_agent(deps: Deps, role: Role, agent: AgentSpec) -> Council:
-    council = (await council_of(deps, role)).with_agent(agent)
+    council = (await queries.council_of(deps, role)).with_agent(agent)
     await deps.councils.put(council)
     return council
 
 
 async def unregister_agent(deps: Deps, role: Role, agent_id: str) -> Council:
-    council = (await council_of(deps, role)).without_agent(agent_id)
+    council = (await queries.council_of(deps, role)).without_agent(agent_id)
     if not council.agents:
         raise ValidationError("agent_id", "a council keeps at least one agent; delete the council instead")
     await deps.councils.put(council)
@@ -157,12 +113,12 @@ async def admit(deps: Deps) -> list[str]:
 
 
 async def deliberate_async(deps: Deps, request: DeliberationRequest) -> DeliberationRecord:
-    await council_of(deps, request.role)
+    await queries.council_of(deps, request.role)
     record = await enqueue(deps, DeliberationRecord(
         deliberation_id=request.deliberation_id, role=request.role, request=request,
     ))
     await admit(deps)
-    return await get_deliberation(deps, record.deliberation_id)
+    return await queries.get_deliberation(deps, record.deliberation_id)
 
 
 async def dispatch_plan(deps: Deps, event: events.PlanApproved) -> None:
@@ -214,17 +170,10 @@ async def record_outcome(deps: Deps, event: events.DeliberationEvent) -> None:
         await admit(deps)  # its slot is free
 
 
-async def get_deliberation(deps: Deps, did: str) -> DeliberationRecord:
-    record = await deps.deliberations.get(did)
-    if record is None:
-        raise NotFound(f"no deliberation {did!r}")
-    return record
-
-
 async def cancel(deps: Deps, did: str, reason: str) -> DeliberationRecord:
-    record = await get_deliberation(deps, did)
+    record = await queries.get_deliberation(deps, did)
     await finish(deps, record, events.DeliberationCancelled(**header(record), reason=reason or "cancelled by request"))
-    return await get_deliberation(deps, did)
+    return await queries.get_deliberation(deps, did)
 
 
 async def finish(deps: Deps, record: DeliberationRecord, event: events.DeliberationEvent) -> None:
@@ -294,47 +243,3 @@ async def _deliberate_record(deps: Deps, record: DeliberationRecord) -> Delibera
             await deps.publish(event)
 
     return await engine.deliberate(deps.llm, request, await deps.councils.get(record.role), on_event=report)
-
-
-@dataclass
-class Status:
-    uptime_s: float
-    councils: int
-    deliberations_by_state: dict[str, int]
-    model_server: LLMStatus
-    budget: Budget
-    queue: QueueView
-
-
-async def status(deps: Deps) -> Status:
-    by_state = {s.value: 0 for s in State}
-    for record in await deps.deliberations.all():
-        by_state[record.state.value] += 1
-    councils = len(await deps.councils.all())
-    return Status(time.monotonic() - deps.started_at, councils, by_state, await deps.llm.probe(), deps.budget,
-                  await queue_view(deps))
-
-
-@dataclass(frozen=True)
-class QueueView:
-    # Queued and admitted deliberations, longest waiting first.
-    open: list[DeliberationRecord]
-    at: datetime
-
-    @property
-    def queued(self) -> list[DeliberationRecord]:
-        return [r for r in self.open if r.state == State.QUEUED]
-
-    @property
-    def admitted(self) -> list[DeliberationRecord]:
-        return [r for r in self.open if r.admitted]
-
-    @property
-    def oldest_wait_s(self) -> float:
-        return max((r.waited_s(self.at) for r in self.queued), default=0.0)
-
-
-async def queue_view(deps: Deps) -> QueueView:
-    at = utcnow()
-    open_ = [r for r in await deps.deliberations.listed() if r.state == State.QUEUED or r.admitted]
-    return QueueView(sorted(open_, key=lambda r: r.created_at), at)

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from services.orchestrator.domain.lifecycle import final_event, header
 from services.orchestrator.domain.tracking import DeliberationRecord, State
-from services.orchestrator.handlers import Deps, admit, finish
+from services.orchestrator.handlers import admit, finish
+from services.orchestrator.ports import Deps
 from services.shared import events
 from services.shared.events import utcnow
 

@@ -3,9 +3,13 @@ them; tests/fakes.py holds in-memory versions for fast handler tests."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Protocol
 
+from services.orchestrator.domain.admission import Budget
 from services.orchestrator.domain.council import Council, Role
 from services.orchestrator.domain.llm import LLMPort, ModelServer
 from services.orchestrator.domain.tracking import DeliberationRecord, JobState
@@ -14,8 +18,15 @@ from services.shared import events
 Publish = Callable[[events.Event], Awaitable[bool]]
 
 __all__ = [
-    "AdmissionLease", "ContextReader", "CouncilRepository", "DeliberationRepository", "JobRunner", "LLMPort",
-    "ModelServer", "Publish",
+    "AdmissionLease",
+    "ContextReader",
+    "CouncilRepository",
+    "DeliberationRepository",
+    "Deps",
+    "JobRunner",
+    "LLMPort",
+    "ModelServer",
+    "Publish",
 ]
 
 
@@ -77,3 +88,23 @@ class ContextReader(Protocol):
     async def plan_context(self, story_id: str, role: Role, plan_id: str, plan_version: int) -> str:
         """The role's context once it shows the approved plan; raises TimeoutError if it never does."""
         ...
+
+
+@dataclass
+class Deps:
+    """What every handler receives; built once in bootstrap.py."""
+
+    llm: ModelServer
+    councils: CouncilRepository
+    deliberations: DeliberationRepository
+    jobs: JobRunner
+    context: ContextReader
+    publish: Publish
+    lease: AdmissionLease
+    budget: Budget
+    deadline_s: float = 600.0
+    queue_deadline_s: float = 3600.0
+    started_at: float = field(default_factory=time.monotonic)
+    # The plan consumer, the outcome consumer and housekeeping all admit; one round at a time,
+    # or two rounds would count the same free slot twice.
+    admitting: asyncio.Lock = field(default_factory=asyncio.Lock)

@@ -12,12 +12,13 @@ import pytest
 from nats.aio.client import Client
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from services.orchestrator import handlers, housekeeping
+from services.orchestrator import handlers
 from services.orchestrator.adapters.state_kv import OPEN_BUCKET, AdmissionLease, DeliberationStore
 from services.orchestrator.domain.admission import budget
 from services.orchestrator.domain.lifecycle import header
 from services.orchestrator.domain.model import DeliberationRequest
 from services.orchestrator.domain.tracking import DeliberationRecord, State
+from services.orchestrator.ports import Deps, housekeeping
 from services.shared import events, jetstream
 from services.shared.events import Role
 from services.stack.api import StackInfo
@@ -78,9 +79,9 @@ async def messages_under(nc: Client, deliberation_id: str) -> int:
     return (info.state.subjects or {}).get(subject, 0)
 
 
-def kv_deps(nc: Client, store: DeliberationStore) -> handlers.Deps:
+def kv_deps(nc: Client, store: DeliberationStore) -> Deps:
     """The real KV store and JetStream; the ports these tests do not touch are fakes."""
-    return handlers.Deps(llm=EchoModel(), councils=FakeCouncils(), deliberations=store, jobs=FakeJobs(),
+    return Deps(llm=EchoModel(), councils=FakeCouncils(), deliberations=store, jobs=FakeJobs(),
                          context=FakeContext(), publish=partial(jetstream.publish, nc.jetstream()),
                          lease=FakeLease(), budget=budget(16))
 

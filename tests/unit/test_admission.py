@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from services.orchestrator import handlers, housekeeping
+from services.orchestrator import handlers, housekeeping, queries
 from services.orchestrator.domain.admission import budget, to_admit
 from services.orchestrator.domain.council import Role
 from services.orchestrator.domain.model import DeliberationRequest
@@ -63,15 +63,15 @@ async def test_the_backlog_stays_with_the_orchestrator_and_a_final_state_frees_a
     states = [r.state for r in await d.deliberations.all()]
     assert states.count(State.QUEUED) == 6 and states.count(State.PENDING) == 4
     # First approved, first served: S1 was alone in the queue when the slots were free.
-    assert {(await handlers.get_deliberation(d, did)).story_id for did in d.jobs.submitted} == {"S1"}
-    first = await handlers.get_deliberation(d, d.jobs.submitted[0])
+    assert {(await queries.get_deliberation(d, did)).story_id for did in d.jobs.submitted} == {"S1"}
+    first = await queries.get_deliberation(d, d.jobs.submitted[0])
     await handlers.record_outcome(d, events.DeliberationCompleted(
         deliberation_id=first.deliberation_id, story_id=first.story_id, plan_id="P", role=first.role,
         winner=(w := events.CandidateSummary(agent_id="a", rank=1, score=1.0, proposal="p")), candidates=[w],
     ))
     # The freed slot goes to S2, which has nothing running, not to S1's fifth role.
     assert len(d.jobs.submitted) == 5
-    assert (await handlers.get_deliberation(d, d.jobs.submitted[-1])).story_id == "S2"
+    assert (await queries.get_deliberation(d, d.jobs.submitted[-1])).story_id == "S2"
 
 
 async def test_a_replica_without_the_lease_queues_but_does_not_admit() -> None:

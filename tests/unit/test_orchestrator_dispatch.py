@@ -3,15 +3,16 @@ ports (the real KV store and Ray are covered by the integration and e2e tests)."
 
 from __future__ import annotations
 
-from services.orchestrator import handlers, housekeeping
+from services.orchestrator import handlers, queries
 from services.orchestrator.domain.council import Role
 from services.orchestrator.domain.lifecycle import transition
 from services.orchestrator.domain.tracking import State, deliberation_id
+from services.orchestrator.ports import Deps, housekeeping
 from services.shared import events
 from tests.fakes import FakeJobs, Published, orchestrator_deps
 
 
-def deps(*roles: Role) -> tuple[handlers.Deps, Published, FakeJobs]:
+def deps(*roles: Role) -> tuple[Deps, Published, FakeJobs]:
     d = orchestrator_deps(*roles)
     assert isinstance(d.publish, Published) and isinstance(d.jobs, FakeJobs)
     return d, d.publish, d.jobs
@@ -58,10 +59,10 @@ async def test_outcomes_move_records_and_terminal_states_stay() -> None:
     did = deliberation_id("S", "P", 1, Role.DEV)
     header = {"deliberation_id": did, "story_id": "S", "plan_id": "P", "role": Role.DEV}
     await handlers.record_outcome(d, events.DeliberationStarted(**header))
-    assert (await handlers.get_deliberation(d, did)).state == State.RUNNING
+    assert (await queries.get_deliberation(d, did)).state == State.RUNNING
     await handlers.record_outcome(d, events.DeliberationFailed(**header, reason="model down"))
     await handlers.record_outcome(d, events.DeliberationStarted(**header))
-    record = await handlers.get_deliberation(d, did)
+    record = await queries.get_deliberation(d, did)
     assert (record.state, record.reason) == (State.FAILED, "model down")
 
 
@@ -80,12 +81,12 @@ async def test_a_late_job_result_neither_reopens_nor_reannounces_a_cancelled_del
     did = deliberation_id("S", "P", 1, Role.DEV)
     cancelled = await handlers.cancel(d, did, "not needed")
     assert cancelled.state == State.CANCELLED and jobs.stopped == [did]
-    record = await handlers.get_deliberation(d, did)
+    record = await queries.get_deliberation(d, did)
     header = {"deliberation_id": did, "story_id": "S", "plan_id": "P", "role": Role.DEV}
     late = events.DeliberationFailed(**header, reason="x")
     assert not await handlers.store_then_announce(d, record, late)
     assert [type(e).__name__ for e in published] == ["DeliberationQueued", "DeliberationCancelled"]
-    assert (await handlers.get_deliberation(d, did)).reason == "not needed"
+    assert (await queries.get_deliberation(d, did)).reason == "not needed"
 
 
 async def test_an_event_is_stored_before_it_is_announced() -> None:
@@ -95,11 +96,11 @@ async def test_an_event_is_stored_before_it_is_announced() -> None:
     seen: list[State] = []
 
     async def publish(event: events.Event) -> bool:
-        seen.append((await handlers.get_deliberation(d, did)).state)
+        seen.append((await queries.get_deliberation(d, did)).state)
         return True
 
     d.publish = publish
-    record = await handlers.get_deliberation(d, did)
+    record = await queries.get_deliberation(d, did)
     header = {"deliberation_id": did, "story_id": "S", "plan_id": "P", "role": Role.DEV}
     assert await handlers.store_then_announce(d, record, events.DeliberationStarted(**header))
     assert await handlers.store_then_announce(d, record, events.DeliberationFailed(**header, reason="r"))
@@ -110,7 +111,7 @@ async def test_a_final_state_whose_publisher_died_is_announced_once_by_housekeep
     d, published, _ = deps(Role.DEV)
     await handlers.dispatch_plan(d, approved())
     did = deliberation_id("S", "P", 1, Role.DEV)
-    record = await handlers.get_deliberation(d, did)
+    record = await queries.get_deliberation(d, did)
     # Stored as completed, then the job died before publishing.
     completed = events.DeliberationCompleted(
         deliberation_id=did, story_id="S", plan_id="P", role=Role.DEV,
@@ -129,5 +130,5 @@ async def test_a_plan_seats_the_whole_council_whatever_its_size() -> None:
     d, _, _ = deps()
     await handlers.create_council(d, Role.DEV, 2, [])
     await handlers.dispatch_plan(d, approved())
-    record = await handlers.get_deliberation(d, deliberation_id("S", "P", 1, Role.DEV))
+    record = await queries.get_deliberation(d, deliberation_id("S", "P", 1, Role.DEV))
     assert record.request.num_agents == 2

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from services.orchestrator import handlers
+from services.orchestrator import handlers, queries
 from services.orchestrator.domain.council import Role
 from services.orchestrator.domain.errors import NotFound
 from services.orchestrator.domain.tracking import State, deliberation_id
+from services.orchestrator.ports import Deps
 from services.shared import events
 from tests.fakes import EchoModel, FakeContext, Published, orchestrator_deps
 
 DID = deliberation_id("S", "P", 1, Role.DEV)
 
 
-async def dispatched(contexts: dict[str, str] | None = None) -> tuple[handlers.Deps, Published]:
+async def dispatched(contexts: dict[str, str] | None = None) -> tuple[Deps, Published]:
     d = orchestrator_deps(Role.DEV, contexts=contexts)
     # A council of one: the echo model proposes, and nobody is left to review.
-    council = await handlers.council_of(d, Role.DEV)
+    council = await queries.council_of(d, Role.DEV)
     await d.councils.put(council.model_copy(update={"agents": council.agents[:1]}))
     await handlers.dispatch_plan(d, events.PlanApproved(
         story_id="S", plan_id="P", approved_by="a", roles=[Role.DEV], title="Add /health",
@@ -29,7 +30,7 @@ async def dispatched(contexts: dict[str, str] | None = None) -> tuple[handlers.D
 async def test_the_job_stores_started_and_completed_and_announces_each_once() -> None:
     d, published = await dispatched({"S": "Plan P v1: add a /health endpoint"})
     assert await handlers.run_deliberation_job(d, DID) == State.COMPLETED
-    record = await handlers.get_deliberation(d, DID)
+    record = await queries.get_deliberation(d, DID)
     assert record.state == State.COMPLETED and record.result is not None
     kinds = [type(e).__name__ for e in published if not isinstance(e, events.AgentResponse)]
     assert kinds == ["DeliberationQueued", "DeliberationStarted", "DeliberationCompleted"]
@@ -51,7 +52,7 @@ async def test_a_plan_the_context_never_shows_fails_with_the_reason() -> None:
     assert await handlers.run_deliberation_job(d, DID) == State.FAILED
     [failed] = published.of(events.DeliberationFailed)
     assert "not recorded" in failed.reason
-    assert (await handlers.get_deliberation(d, DID)).state == State.FAILED
+    assert (await queries.get_deliberation(d, DID)).state == State.FAILED
 
 
 async def test_a_deliberation_cancelled_before_its_job_came_up_never_starts() -> None:

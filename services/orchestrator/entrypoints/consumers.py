@@ -10,9 +10,10 @@ from typing import Any
 
 from nats.js.client import JetStreamContext
 
-from services.orchestrator import handlers
+from services.orchestrator import handlers, queries
 from services.orchestrator.entrypoints import metrics
 from services.orchestrator.housekeeping import housekeep
+from services.orchestrator.ports import Deps
 from services.shared import events, jetstream
 from services.shared.grpcserver import Worker
 
@@ -32,7 +33,7 @@ OUTCOMES = jetstream.ConsumerSpec(
 )
 
 
-def workers(js: JetStreamContext, deps: handlers.Deps, housekeeping_s: float = 5.0) -> list[Worker]:
+def workers(js: JetStreamContext, deps: Deps, housekeeping_s: float = 5.0) -> list[Worker]:
     def one_by_one(spec: jetstream.ConsumerSpec, handle: Callable[[Any], Awaitable[None]]) -> Worker:
         # Dispatch and outcome handlers are idempotent per event; a batch only saves round trips.
         async def batch(events_: list[events.Event]) -> None:
@@ -45,7 +46,7 @@ def workers(js: JetStreamContext, deps: handlers.Deps, housekeeping_s: float = 5
         while not stop.is_set():
             try:
                 await housekeep(deps)
-                metrics.observe(await handlers.queue_view(deps), deps.budget)
+                metrics.observe(await queries.queue_view(deps), deps.budget)
             except Exception:
                 log.exception("housekeeping failed; will retry")
             with contextlib.suppress(TimeoutError):

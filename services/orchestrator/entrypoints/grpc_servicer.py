@@ -13,12 +13,13 @@ import grpc
 
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2 as pb
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2_grpc as pb_grpc
-from services.orchestrator import handlers
+from services.orchestrator import handlers, queries
 from services.orchestrator.domain.council import Role
 from services.orchestrator.domain.errors import AlreadyExists, CouncilFailed, NotFound, ValidationError
 from services.orchestrator.domain.llm import LLMError, wait_listener
 from services.orchestrator.domain.model import ProgressEvent
 from services.orchestrator.entrypoints import grpc_mapping as m
+from services.orchestrator.ports import Deps
 
 R = TypeVar("R")
 HEARTBEAT_S = 4.0
@@ -51,12 +52,12 @@ def _status(method: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
 
 
 class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
-    def __init__(self, deps: handlers.Deps) -> None:
+    def __init__(self, deps: Deps) -> None:
         self.deps = deps
 
     async def _request(self, message: pb.DeliberateRequest, field: str = "") -> Any:
         role = m.role_of(message.role, f"{field}role")
-        return m.request_of(message, await handlers.find_council(self.deps, role), field)
+        return m.request_of(message, await queries.find_council(self.deps, role), field)
 
     @_status
     async def Deliberate(self, request: pb.DeliberateRequest, context: Any) -> pb.DeliberateResponse:
@@ -138,7 +139,7 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
         self, request: pb.GetDeliberationResultRequest, context: Any
     ) -> pb.DeliberationRecord:
         _required("deliberation_id", request.deliberation_id)
-        return m.record(await handlers.get_deliberation(self.deps, request.deliberation_id))
+        return m.record(await queries.get_deliberation(self.deps, request.deliberation_id))
 
     @_status
     async def CancelDeliberation(self, request: pb.CancelDeliberationRequest, context: Any) -> pb.DeliberationRecord:
@@ -154,7 +155,7 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
     @_status
     async def ListCouncils(self, request: pb.ListCouncilsRequest, context: Any) -> pb.ListCouncilsResponse:
         role = m.role_of(request.role) if request.role else None
-        councils = await handlers.list_councils(self.deps, role)
+        councils = await queries.list_councils(self.deps, role)
         return pb.ListCouncilsResponse(councils=[m.council(c) for c in councils])
 
     @_status
@@ -176,7 +177,7 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
 
     @_status
     async def GetStatus(self, request: pb.GetStatusRequest, context: Any) -> pb.GetStatusResponse:
-        summary = await handlers.status(self.deps)
+        summary = await queries.status(self.deps)
         llm = summary.model_server
         model = pb.ModelServerStatus(
             url=llm.url, reachable=llm.reachable, models=llm.models, in_flight=llm.in_flight,

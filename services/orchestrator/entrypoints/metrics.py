@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client import Gauge
 
 from services.orchestrator.domain.admission import Budget
-from services.orchestrator.handlers import QueueView
+from services.orchestrator.queries import QueueView
 
 QUEUE_DEPTH = Gauge("conclave_deliberations_queued", "Deliberations waiting for admission")
 ADMITTED = Gauge("conclave_deliberations_admitted", "Deliberations holding a Ray job (admitted or running)")
