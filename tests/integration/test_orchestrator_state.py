@@ -12,13 +12,13 @@ import pytest
 from nats.aio.client import Client
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from services.orchestrator import handlers
+from services.orchestrator import handlers, housekeeping
 from services.orchestrator.adapters.state_kv import OPEN_BUCKET, AdmissionLease, DeliberationStore
 from services.orchestrator.domain.admission import budget
 from services.orchestrator.domain.lifecycle import header
 from services.orchestrator.domain.model import DeliberationRequest
 from services.orchestrator.domain.tracking import DeliberationRecord, State
-from services.orchestrator.ports import Deps, housekeeping
+from services.orchestrator.ports import Deps
 from services.shared import events, jetstream
 from services.shared.events import Role
 from services.stack.api import StackInfo

@@ -3,11 +3,11 @@ ports (the real KV store and Ray are covered by the integration and e2e tests)."
 
 from __future__ import annotations
 
-from services.orchestrator import handlers, queries
+from services.orchestrator import handlers, housekeeping, queries
 from services.orchestrator.domain.council import Role
 from services.orchestrator.domain.lifecycle import transition
 from services.orchestrator.domain.tracking import State, deliberation_id
-from services.orchestrator.ports import Deps, housekeeping
+from services.orchestrator.ports import Deps
 from services.shared import events
 from tests.fakes import FakeJobs, Published, orchestrator_deps
 
