@@ -7,7 +7,6 @@ where that is impossible the tests fail with the reason, never skip.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import time
 import uuid
