@@ -77,9 +77,7 @@ class BwrapSandbox:
 
     # -- running ----------------------------------------------------------------------------
 
-    def run_python(
-        self, files: Mapping[str, str], main: str, limits: SandboxLimits | None = None
-    ) -> SandboxOutcome:
+    def run_python(self, files: Mapping[str, str], main: str, limits: SandboxLimits | None = None) -> SandboxOutcome:
         reason = self.unavailable()
         if reason:
             raise SandboxUnavailable(reason)
@@ -152,10 +150,7 @@ class BwrapSandbox:
         return argv
 
     def _supervise(self, argv: list[str], fds: list[int], limits: SandboxLimits) -> SandboxOutcome:
-        drop: dict[str, object] = {}
-        if os.geteuid() == 0:
-            uid = random.randrange(*_UID_RANGE)
-            drop = {"user": uid, "group": uid, "extra_groups": []}
+        uid = random.randrange(*_UID_RANGE) if os.geteuid() == 0 else None
         started = time.perf_counter()
         proc = subprocess.Popen(
             argv,
@@ -166,7 +161,9 @@ class BwrapSandbox:
             start_new_session=True,
             cwd="/",
             env={"PATH": "/usr/bin:/bin"},
-            **drop,  # type: ignore[arg-type]
+            user=uid,
+            group=uid,
+            extra_groups=None if uid is None else [],
         )
         out, err, killed = self._collect(proc, started + limits.wall_s, limits.output_bytes)
         if killed:

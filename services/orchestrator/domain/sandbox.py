@@ -47,9 +47,7 @@ class SandboxPort(Protocol):
         """Why no sandbox can be created here, or "" when one can."""
         ...
 
-    def run_python(
-        self, files: Mapping[str, str], main: str, limits: SandboxLimits | None = None
-    ) -> SandboxOutcome:
+    def run_python(self, files: Mapping[str, str], main: str, limits: SandboxLimits | None = None) -> SandboxOutcome:
         """Run `python main` with `files` (name -> text) read-only in the working directory's
         sibling `/task`, no network, and a private empty scratch directory as the only writable
         place. Raises SandboxUnavailable when no sandbox can be created."""
