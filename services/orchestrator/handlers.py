@@ -66,7 +66,7 @@ async def deliberate(
     deps: Deps, request: DeliberationRequest, on_event: OnEvent | None = None
 ) -> DeliberationResult:
     council = await deps.councils.get(request.role)
-    return await engine.deliberate(deps.llm, request, council, on_event=on_event)
+    return await engine.deliberate(deps.llm, request, council, on_event=on_event, sandbox=deps.sandbox)
 
 
 async def orchestrate(
@@ -74,7 +74,9 @@ async def orchestrate(
 ) -> OrchestrationResult:
     chair_council = await deps.councils.get(chair) or default_council(chair)
     council = await deps.councils.get(request.role)
-    return await chair_step.orchestrate(deps.llm, request, council, chair=chair_council.agents[0])
+    return await chair_step.orchestrate(
+        deps.llm, request, council, chair=chair_council.agents[0], sandbox=deps.sandbox
+    )
 
 
 # Deliberations as Ray jobs --------------------------------------------------
@@ -242,4 +244,5 @@ async def _deliberate_record(deps: Deps, record: DeliberationRecord) -> Delibera
         if event is not None:
             await deps.publish(event)
 
-    return await engine.deliberate(deps.llm, request, await deps.councils.get(record.role), on_event=report)
+    council = await deps.councils.get(record.role)
+    return await engine.deliberate(deps.llm, request, council, on_event=report, sandbox=deps.sandbox)
