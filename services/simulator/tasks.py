@@ -51,6 +51,8 @@ class Task:
     public_raises: tuple[Case, ...] = ()
     hidden_raises: tuple[Case, ...] = ()
     hidden_src: str = ""
+    # Extra test code an author who understood the task writes (a large input, say).
+    public_src: str = ""
     wrong: tuple[Variant, ...] = field(default_factory=tuple)
 
     @property
@@ -95,6 +97,7 @@ def parse_task(raw: Any, where: str) -> Task:
         public_raises=_cases(raw, "public_raises", where),
         hidden_raises=_cases(raw, "hidden_raises", where),
         hidden_src=raw.get("hidden_src", ""),
+        public_src=raw.get("public_src", ""),
         wrong=tuple(wrong),
     )
     if len(task.public) < 2:
@@ -147,7 +150,12 @@ def hidden_tests(task: Task) -> str:
 
 
 def author_tests(task: Task, variant: Variant, rng: random.Random) -> str:
-    """What this variant's author tests: a few public cases, and its own mistaken beliefs."""
+    """What this variant's author tests. One who understood the task tests every public case;
+    one who did not tests most of them, not the failure it did not think of, and writes its
+    mistaken beliefs down as tests."""
+    if variant.correct:
+        source = case_tests(task.entry, task.public, task.public_raises, "case")
+        return source + ("\n" + task.public_src if task.public_src else "")
     cases = rng.sample(task.public, k=max(2, len(task.public) - 1))
     raises = task.public_raises if variant.kind != "wrong_exception" else ()
     return case_tests(task.entry, (*variant.believes, *cases), raises, "case")

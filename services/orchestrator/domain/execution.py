@@ -1,7 +1,6 @@
 """Execution-grounded selection, the pure part: what runs against what, and how agreement
-between candidates' code and candidates' tests becomes a score (CodeT's dual execution
-agreement: programs that pass the same tests form a cluster, and a cluster scores by how
-many programs agree times how many tests they pass)."""
+between candidates' code and candidates' tests becomes a score (after CodeT's dual execution
+agreement: every candidate's code runs against every candidate's tests)."""
 
 from __future__ import annotations
 
@@ -16,6 +15,8 @@ from services.orchestrator.domain.model import CheckResult
 from services.orchestrator.domain.runs import CodeRun
 
 OUTPUT_CHARS = 2000
+# Less than one test's worth, so agreement in numbers only ever breaks a tie in tests passed.
+CLUSTER_TIE_BREAK = 0.01
 
 
 class Proposal(BaseModel):
@@ -48,15 +49,22 @@ def _defines_tests(block: str) -> bool:
 
 
 def agreement(runs: Sequence[CodeRun]) -> dict[str, float]:
-    """CodeT score per candidate, scaled so the best cluster is 1.0; 0.0 for code that passed
-    nothing (or did not run)."""
+    """Dual agreement per candidate, scaled so the best is 1.0: the share of all the council's
+    tests (every candidate's suite, its own included) its code passes, with CodeT's cluster
+    size (programs passing exactly the same tests) as a tie-break only. As a product, as CodeT
+    has it, two copies of one wrong program outweigh a lone right one in a council of three;
+    the bench measured that (bench/execution.py)."""
     passed = {run.code_of: frozenset(run.passed()) for run in runs}
+    total = max((sum(run.count(s) for s in run.suites) for run in runs), default=0)
     cluster_size: dict[frozenset[tuple[str, str]], int] = {}
     for tests in passed.values():
         cluster_size[tests] = cluster_size.get(tests, 0) + 1
-    raw = {agent: cluster_size[tests] * len(tests) for agent, tests in passed.items()}
-    best = max(raw.values(), default=0)
-    return {agent: (score / best if best else 0.0) for agent, score in raw.items()}
+    raw = {
+        agent: (len(tests) + CLUSTER_TIE_BREAK * (cluster_size[tests] - 1)) / total if total else 0.0
+        for agent, tests in passed.items()
+    }
+    best = max(raw.values(), default=0.0)
+    return {agent: round(score / best, 6) if best else 0.0 for agent, score in raw.items()}
 
 
 def dev_checks(runs: Sequence[CodeRun], scores: Mapping[str, float]) -> dict[str, list[CheckResult]]:

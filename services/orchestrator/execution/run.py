@@ -22,7 +22,7 @@ from services.orchestrator.domain.sandbox import SandboxLimits, SandboxPort, San
 
 RUNNER = resources.files("services.orchestrator.execution").joinpath("runner.py").read_text()
 LIMITS = SandboxLimits(cpu_s=5, wall_s=10.0, memory_mb=512, processes=32, output_bytes=256 * 1024)
-PER_TEST_S = 1.0
+PER_TEST_S = 0.5
 PARALLEL = 2
 
 
