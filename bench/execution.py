@@ -94,6 +94,8 @@ async def council(
         "without": truth.get(without.winner.agent_id, False),
         "same_draw": same_draw,
         "kinds": [getattr(task_set.variant_of(task, c.proposal), "kind", "?") for c in with_exec.candidates],
+        "winner_kind": getattr(task_set.variant_of(task, with_exec.winner.proposal), "kind", "?"),
+        "exec_scores": [c.execution_score for c in with_exec.candidates],
         "sandbox_wall_ms": [r.wall_ms for r in runs],
         "sandbox_cpu_ms": [r.cpu_ms for r in runs],
         "extra_check_ms": check_ms(with_exec) - check_ms(without),
@@ -145,6 +147,11 @@ def report(rows: list[dict[str, Any]]) -> dict[str, Any]:
     print("\nExecution-grounded selection (model SIMULATOR, K=3, R=1)\n")
     for name, value, target in lines:
         print(f"{name:<{width}}  {value:>16}  {target}")
+    missed = [r for r in counted if not r["with"]]
+    if missed:
+        print("\ncouncils whose winner WITH execution fails the hidden tests (task: ranked kinds, execution scores)")
+        for r in missed:
+            print(f"  {r['task']}: {r['kinds']} {r['exec_scores']}")
     if result["not_run"]:
         print(f"\nEXECUTION DID NOT RUN: {result['not_run']}")
     return result

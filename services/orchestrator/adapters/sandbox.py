@@ -36,10 +36,12 @@ _ROOT_LINKS = ("bin", "lib", "lib32", "lib64", "libx32", "sbin")
 # bwrap does not hand the CPU time of the processes inside back to its parent (its PID-1 reaper
 # is never waited for), so the interpreter reports its own on a pipe when it ends. A sandboxed
 # program can lie on it, which costs only the accuracy of a measurement.
-_LAUNCHER = """import os, resource, runpy, sys
+_LAUNCHER = """import os, resource, sys
 fd = int(sys.argv.pop(1)); sys.argv.pop(0)
 try:
-    runpy.run_path(sys.argv[0], run_name="__main__")
+    with open(sys.argv[0]) as f:
+        code = compile(f.read(), sys.argv[0], "exec")
+    exec(code, {"__name__": "__main__", "__file__": sys.argv[0]})
 finally:
     s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     os.write(fd, repr(s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime).encode())

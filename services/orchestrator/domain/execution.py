@@ -49,22 +49,21 @@ def _defines_tests(block: str) -> bool:
 
 
 def agreement(runs: Sequence[CodeRun]) -> dict[str, float]:
-    """Dual agreement per candidate, scaled so the best is 1.0: the share of all the council's
-    tests (every candidate's suite, its own included) its code passes, with CodeT's cluster
-    size (programs passing exactly the same tests) as a tie-break only. As a product, as CodeT
-    has it, two copies of one wrong program outweigh a lone right one in a council of three;
-    the bench measured that (bench/execution.py)."""
+    """Dual agreement per candidate in 0..1: its code runs against all the council's tests
+    (every candidate's suite, its own included); each test it fails that the best candidate
+    passes halves its score, since a failed test is hard evidence and reviews are soft.
+    CodeT's cluster size (programs passing exactly the same tests) only breaks ties: as a
+    product, as CodeT has it, two copies of one wrong program outweigh a lone right one in a
+    council of three."""
     passed = {run.code_of: frozenset(run.passed()) for run in runs}
-    total = max((sum(run.count(s) for s in run.suites) for run in runs), default=0)
     cluster_size: dict[frozenset[tuple[str, str]], int] = {}
     for tests in passed.values():
         cluster_size[tests] = cluster_size.get(tests, 0) + 1
-    raw = {
-        agent: (len(tests) + CLUSTER_TIE_BREAK * (cluster_size[tests] - 1)) / total if total else 0.0
-        for agent, tests in passed.items()
-    }
+    raw = {agent: len(tests) + CLUSTER_TIE_BREAK * (cluster_size[tests] - 1) for agent, tests in passed.items()}
     best = max(raw.values(), default=0.0)
-    return {agent: round(score / best, 6) if best else 0.0 for agent, score in raw.items()}
+    if best <= 0:
+        return {agent: 0.0 for agent in raw}
+    return {agent: round(0.5 ** (best - score), 6) for agent, score in raw.items()}
 
 
 def dev_checks(runs: Sequence[CodeRun], scores: Mapping[str, float]) -> dict[str, list[CheckResult]]:
