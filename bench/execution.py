@@ -31,18 +31,18 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import private_simulator  # noqa: E402
+from common import private_simulator
 
-from services.orchestrator.adapters.llm_openai import OpenAILLM  # noqa: E402
-from services.orchestrator.adapters.sandbox import BwrapSandbox  # noqa: E402
-from services.orchestrator.deliberation import deliberate  # noqa: E402
-from services.orchestrator.domain.council import Role  # noqa: E402
-from services.orchestrator.domain.model import DeliberationRequest, DeliberationResult  # noqa: E402
-from services.orchestrator.execution.run import run_code  # noqa: E402
-from services.shared.settings import OrchestratorSettings  # noqa: E402
-from services.simulator import tasks as task_set  # noqa: E402
+from services.orchestrator.adapters.llm_openai import OpenAILLM
+from services.orchestrator.adapters.sandbox import BwrapSandbox
+from services.orchestrator.deliberation import deliberate
+from services.orchestrator.domain.council import Role
+from services.orchestrator.domain.execution import split
+from services.orchestrator.domain.model import DeliberationRequest, DeliberationResult
+from services.orchestrator.execution.run import run_code
+from services.shared.settings import OrchestratorSettings
+from services.simulator import tasks as task_set
 
-TARGETS = {"with": 0.95, "gain": 0.20, "ms_per_candidate": 300.0}
 
 
 class HiddenTests:
@@ -61,8 +61,6 @@ class HiddenTests:
 
 
 def code_of(proposal: str) -> str:
-    from services.orchestrator.domain.execution import split
-
     return split(proposal).code
 
 
@@ -83,8 +81,11 @@ async def council(
     )
     with_exec = await deliberate(llm, request, sandbox=sandbox)
     without = await deliberate(llm, request)
-    truth = {c.agent_id: await asyncio.to_thread(hidden.passes, task, code_of(c.proposal)) for c in with_exec.candidates}
-    same_draw = {c.agent_id: c.proposal for c in with_exec.candidates} == {c.agent_id: c.proposal for c in without.candidates}
+    truth = {
+        c.agent_id: await asyncio.to_thread(hidden.passes, task, code_of(c.proposal)) for c in with_exec.candidates
+    }
+    drawn = [{c.agent_id: c.proposal for c in result.candidates} for result in (with_exec, without)]
+    same_draw = drawn[0] == drawn[1]
     runs = [r for c in with_exec.candidates for r in c.executions]
     return {
         "task": task.id,

@@ -140,7 +140,8 @@ def case_tests(entry: str, cases: tuple[Case, ...], raises: tuple[Case, ...], pr
         lines += [f"def test_{prefix}_{i}():", f"    assert {call} == {expected!r}", "", ""]
     for i, (args, exception) in enumerate(raises):
         call = f"{entry}({', '.join(repr(a) for a in args)})"
-        lines += [f"def test_{prefix}_raises_{i}():", f"    with pytest.raises({exception}):", f"        {call}", "", ""]
+        lines += [f"def test_{prefix}_raises_{i}():", f"    with pytest.raises({exception}):"]
+        lines += [f"        {call}", "", ""]
     return "import pytest\n\n\n" + "\n".join(lines)
 
 
