@@ -44,7 +44,6 @@ from services.shared.settings import OrchestratorSettings
 from services.simulator import tasks as task_set
 
 
-
 class HiddenTests:
     """Runs code against a task's hidden tests in the sandbox, once per distinct code."""
 
