@@ -52,22 +52,24 @@ class BwrapSandbox:
     def __init__(self, bwrap: str | None = None, python: str | None = None) -> None:
         self.bwrap = bwrap or shutil.which("bwrap") or ""
         self.prlimit = shutil.which("prlimit", path="/usr/bin:/bin") or ""
+        self.setpriv = shutil.which("setpriv", path="/usr/bin:/bin") or ""
         self.python = python or _interpreter()
         self._reason: str | None = None
 
     # -- availability -----------------------------------------------------------------------
 
     def unavailable(self) -> str:
-        """Why no sandbox can be created here ("" when one can); probed once, then cached."""
-        if self._reason is None:
+        """Why no sandbox can be created here ("" when one can). A success is remembered; a
+        failure is probed again next time, so a passing problem does not stick."""
+        if self._reason != "":
             self._reason = self._probe()
         return self._reason
 
     def _probe(self) -> str:
         if not self.bwrap:
             return "bubblewrap (bwrap) is not installed; `conclave stack up` installs it, images ship it"
-        if not self.prlimit:
-            return "prlimit (util-linux) is not installed"
+        if not self.prlimit or (os.geteuid() == 0 and not self.setpriv):
+            return "prlimit and setpriv (util-linux) are not installed"
         try:
             done = self._run({"probe.py": "print('ok')"}, [f"{TASK_DIR}/probe.py"], SandboxLimits(wall_s=10))
         except OSError as exc:
@@ -152,7 +154,11 @@ class BwrapSandbox:
         return argv
 
     def _supervise(self, argv: list[str], fds: list[int], limits: SandboxLimits) -> SandboxOutcome:
-        uid = random.randrange(*_UID_RANGE) if os.geteuid() == 0 else None
+        if os.geteuid() == 0:
+            # setpriv, not Popen(user=...): changing ids in the child rules out vfork, and a plain
+            # fork of a process full of gRPC threads can crash in their fork handlers.
+            uid = str(random.randrange(*_UID_RANGE))
+            argv = [self.setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--", *argv]
         started = time.perf_counter()
         proc = subprocess.Popen(
             argv,
@@ -163,9 +169,6 @@ class BwrapSandbox:
             start_new_session=True,
             cwd="/",
             env={"PATH": "/usr/bin:/bin"},
-            user=uid,
-            group=uid,
-            extra_groups=None if uid is None else [],
         )
         out, err, killed = self._collect(proc, started + limits.wall_s, limits.output_bytes)
         if killed:
