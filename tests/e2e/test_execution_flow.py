@@ -28,7 +28,8 @@ async def e2e(stack: StackInfo) -> AsyncIterator[Flow]:
 async def test_the_dev_decision_records_what_running_the_code_showed(e2e: Flow) -> None:
     sid = story()
     task = tasks.task_by_id("binary_search")
-    await e2e.publish(plan(sid, [events.Role.DEV], description=f"{tasks.MARKER.format(task.id)} {task.prompt}"))
+    approved = plan(sid, [events.Role.DEV])
+    await e2e.publish(approved.model_copy(update={"description": f"{tasks.MARKER.format(task.id)} {task.prompt}"}))
     done = await e2e.recorder.terminal(sid, [events.Role.DEV])
     event = done["DEV"]
     assert isinstance(event, events.DeliberationCompleted), event
