@@ -28,8 +28,14 @@ def test_at_least_thirty_tasks_each_with_every_part() -> None:
             "wrong[0]",
         ),
         (
-            {"id": "t", "entry": "f", "prompt": "p", "reference": "r", "public": [[1, 1]],
-             "wrong": [{"kind": "edge_case", "code": "c"}]},
+            {
+                "id": "t",
+                "entry": "f",
+                "prompt": "p",
+                "reference": "r",
+                "public": [[1, 1]],
+                "wrong": [{"kind": "edge_case", "code": "c"}],
+            },
             "public",
         ),
     ],
@@ -47,7 +53,10 @@ def test_a_dev_prompt_with_a_task_marker_gets_one_of_its_variants_with_tests() -
     task = tasks.task_by_id("fib")
     seen = set()
     for temperature in (0.2, 0.5, 0.7, 0.9, 1.1, 0.3, 0.4, 0.6, 0.8, 1.0):
-        body = {"messages": messages(f"## Task\n{tasks.MARKER.format('fib')} {task.prompt}"), "temperature": temperature}
+        body = {
+            "messages": messages(f"## Task\n{tasks.MARKER.format('fib')} {task.prompt}"),
+            "temperature": temperature,
+        }
         text = content.answer(body).text
         variant = tasks.variant_of(task, text)
         assert variant is not None
