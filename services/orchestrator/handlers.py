@@ -19,6 +19,7 @@ from services.orchestrator.domain.model import (
     ProgressEvent,
 )
 from services.orchestrator.domain.tracking import DeliberationRecord, State, deliberation_id, supersedes
+from services.orchestrator.execution.reference import dev_winner_code
 from services.orchestrator.ports import Deps
 from services.orchestrator.session import OnEvent
 from services.shared import events, tracing
@@ -238,6 +239,8 @@ async def _deliberate_record(deps: Deps, record: DeliberationRecord) -> Delibera
     if record.story_id:
         context = await deps.context.plan_context(record.story_id, record.role, record.plan_id, record.plan_version)
         request = request.model_copy(update={"context": context})
+    if not request.reference_code:
+        request = request.model_copy(update={"reference_code": await dev_winner_code(deps.deliberations.get, record)})
 
     async def report(progress: ProgressEvent) -> None:
         event = agent_event(record, progress)

@@ -62,3 +62,19 @@ async def test_a_dev_deliberation_carries_the_results_of_running_its_code(orches
         assert "of the other candidates' tests" in checks["exec.agreement"].detail
     winner = {c.name: c for c in reply.winner.checks}
     assert winner["exec.agreement"].passed, winner["exec.agreement"].detail
+
+
+def test_qa_tests_run_against_the_reference(sandbox: BwrapSandbox) -> None:
+    from services.orchestrator.domain.council import Role
+    from services.orchestrator.domain.model import Proposal
+    from services.orchestrator.execution.run import execute
+
+    task = tasks.task_by_id("gcd")
+    good = tasks.author_tests(task, task.variants[0], random.Random(0))
+    wrong = good.replace("== 6", "== 7")
+    proposals = [Proposal(agent_id=a, text=f"```python\n{t}\n```") for a, t in (("q1", good), ("q2", wrong))]
+    report = execute(Role.QA, proposals, sandbox, reference=task.reference)
+    assert [report.checks[a][0].passed for a in ("q1", "q2")] == [True, False]
+    assert report.runs[0].code_of == "<reference>" and set(report.runs[0].suites) == {"q1", "q2"}
+    without = execute(Role.QA, proposals, sandbox)
+    assert "not run" in without.checks["q1"][0].detail and not without.checks["q1"][0].passed

@@ -88,3 +88,33 @@ def test_output_is_truncated_in_the_middle() -> None:
     text = "a" * 5000 + "b" * 5000
     cut = ex.truncate(text, 100)
     assert len(cut) < 200 and cut.startswith("a") and cut.endswith("b")
+
+
+async def test_qa_runs_against_the_dev_winner_of_the_same_plan_once_it_is_complete() -> None:
+    from services.orchestrator.domain.council import Role
+    from services.orchestrator.domain.model import DeliberationRequest
+    from services.orchestrator.domain.tracking import DeliberationRecord, State, deliberation_id
+    from services.orchestrator.execution.reference import dev_winner_code
+
+    def record(role: Role, **fields: object) -> DeliberationRecord:
+        return DeliberationRecord(
+            deliberation_id=deliberation_id("S", "P", 1, role),
+            role=role,
+            story_id="S",
+            plan_id="P",
+            request=DeliberationRequest(task="t", role=role),
+            **fields,  # type: ignore[arg-type]
+        )
+
+    dev = record(Role.DEV, state=State.COMPLETED, result={"winner": {"proposal": PROPOSAL}})
+    records = {dev.deliberation_id: dev}
+
+    async def get(key: str) -> DeliberationRecord | None:
+        return records.get(key)
+
+    qa = record(Role.QA)
+    code = await dev_winner_code(get, qa)
+    assert "def add" in code and "test_add" not in code
+    assert await dev_winner_code(get, record(Role.DATA)) == ""
+    records[dev.deliberation_id] = record(Role.DEV, state=State.RUNNING)
+    assert await dev_winner_code(get, qa) == ""
