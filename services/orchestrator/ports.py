@@ -28,6 +28,7 @@ __all__ = [
     "LLMPort",
     "ModelServer",
     "Publish",
+    "SandboxPort",
 ]
 
 
