@@ -259,12 +259,11 @@ def select(
     execution: Mapping[str, float] | None = None,
 ) -> tuple[list[Candidate], Verdict]:
     """Rank by the policy's method. The weighted method sees only the final round's reviews.
-    Execution counts as a component of the weighted method; the pairwise method sees it in
-    the checks it gates on (exec.own_tests, exec.agreement)."""
+    Execution counts as a component of the weighted method and comes first in the pairwise one."""
     if policy.aggregation == "weighted":
         final = [r for r in reviews if r.round == final_round]
         return aggregate(proposals, final, checks, rubric_weights, personas=personas, execution=execution), Verdict()
-    return rank_pairwise(
+    ranked, verdict = rank_pairwise(
         proposals,
         reviews,
         checks,
@@ -277,3 +276,17 @@ def select(
         check_weight=policy.check_weight,
         personas=personas,
     )
+    return execution_first(ranked, verdict, execution)
+
+
+def execution_first(
+    ranked: list[Candidate], verdict: Verdict, execution: Mapping[str, float] | None
+) -> tuple[list[Candidate], Verdict]:
+    """Where code ran, a candidate whose code passes fewer of the council's tests cannot outrank
+    one that passes more; the judges order the candidates that pass as many (a stable sort)."""
+    if not execution:
+        return ranked, verdict
+    ordered = sorted(ranked, key=lambda c: -execution.get(c.agent_id, 0.0))
+    if ordered[0].agent_id != ranked[0].agent_id:
+        verdict = Verdict()  # the tests decided: the judges' margin says nothing about this pair
+    return [c.model_copy(update={"rank": i + 1}) for i, c in enumerate(ordered)], verdict
