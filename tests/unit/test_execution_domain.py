@@ -118,3 +118,14 @@ async def test_qa_runs_against_the_dev_winner_of_the_same_plan_once_it_is_comple
     assert await dev_winner_code(get, record(Role.DATA)) == ""
     records[dev.deliberation_id] = record(Role.DEV, state=State.RUNNING)
     assert await dev_winner_code(get, qa) == ""
+
+
+def test_with_pairwise_selection_passing_more_tests_comes_first() -> None:
+    from services.orchestrator.domain.aggregation import select
+    from services.orchestrator.domain.selection import DEFAULT
+
+    proposals = [Proposal(agent_id=a, text=PROPOSAL) for a in ("a", "b", "c")]
+    ranked, _ = select(proposals, [], {}, {}, DEFAULT, final_round=2, execution={"a": 0.25, "b": 1.0, "c": 1.0})
+    assert [c.agent_id for c in ranked] == ["b", "c", "a"] and [c.rank for c in ranked] == [1, 2, 3]
+    unchanged, _ = select(proposals, [], {}, {}, DEFAULT, final_round=2)
+    assert [c.agent_id for c in unchanged] == ["a", "b", "c"]
