@@ -53,6 +53,7 @@ bench: up
 	$(PY) bench/deliberation.py
 	$(PY) bench/dispatch.py
 	$(PY) bench/burst.py
+	$(PY) bench/execution.py
 
 # The busy day: 200 plans x 5 roles through admission (long; not part of `make bench`'s defaults).
 burst: up

@@ -15,6 +15,10 @@ RUN python -m venv /opt/venv && /opt/venv/bin/pip install . \
     && /opt/venv/bin/python -c "import tiktoken; tiktoken.get_encoding('cl100k_base')"
 
 FROM ${PYTHON_IMAGE} AS runtime
+# bubblewrap: Deliberate runs candidates' code in it (the execution checks).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends bubblewrap \
+    && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 conclave \
     && useradd --system --uid 10001 --gid 10001 --home-dir /tmp --shell /usr/sbin/nologin conclave
 COPY --from=builder /opt/venv /opt/venv

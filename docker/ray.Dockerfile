@@ -18,6 +18,11 @@ COPY services ./services
 RUN pip wheel --no-deps --wheel-dir /wheels .
 
 FROM ${RAY_IMAGE} AS runtime
+# bubblewrap: the sandbox execution checks run candidates' code in (prlimit, setpriv: util-linux).
+USER root
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends bubblewrap util-linux \
+    && rm -rf /var/lib/apt/lists/*
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1 \
     TIKTOKEN_CACHE_DIR=/home/ray/.cache/tiktoken
 COPY --from=builder --chown=1000:100 /wheels /tmp/wheels

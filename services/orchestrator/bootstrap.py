@@ -16,6 +16,7 @@ from services.orchestrator import handlers
 from services.orchestrator.adapters.context_client import ContextClient
 from services.orchestrator.adapters.llm_routes import RoutedLLM
 from services.orchestrator.adapters.ray_jobs import RayJobs
+from services.orchestrator.adapters.sandbox import BwrapSandbox
 from services.orchestrator.adapters.state_kv import AdmissionLease, CouncilStore, DeliberationStore
 from services.orchestrator.domain.admission import Budget, budget
 from services.orchestrator.entrypoints.consumers import workers
@@ -89,6 +90,7 @@ async def _wire(settings: OrchestratorSettings, client_name: str) -> App:
         budget=admission_budget(settings),
         deadline_s=settings.deliberation_deadline_s,
         queue_deadline_s=settings.queue_deadline_s,
+        sandbox=BwrapSandbox(),
     )
     return App(nc=nc, deps=deps)
 

@@ -21,6 +21,7 @@ from services.orchestrator.domain.model import (
     OrchestrationResult,
 )
 from services.orchestrator.domain.prompts import chair_messages
+from services.orchestrator.domain.sandbox import SandboxPort
 from services.orchestrator.domain.validation import validate_request
 from services.orchestrator.session import OnEvent, Session, reason_of
 
@@ -34,9 +35,10 @@ async def orchestrate(
     *,
     chair: AgentSpec | None = None,
     on_event: OnEvent | None = None,
+    sandbox: SandboxPort | None = None,
 ) -> OrchestrationResult:
     request = validate_request(request)
-    session = Session(llm, request, seat(council, request.role, request.num_agents), on_event)
+    session = Session(llm, request, seat(council, request.role, request.num_agents), on_event, sandbox=sandbox)
     result = await run_council(session)
     decision = await _chair(session, result, chair or default_chair())
     return OrchestrationResult(deliberation=result, decision=decision)

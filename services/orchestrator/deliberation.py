@@ -49,8 +49,10 @@ from services.orchestrator.domain.prompts import (
     review_messages,
     revise_messages,
 )
+from services.orchestrator.domain.sandbox import SandboxPort
 from services.orchestrator.domain.selection import DEFAULT, SelectionPolicy, referees, review_order, ring_order
 from services.orchestrator.domain.validation import rubric_weights_of, validate_request
+from services.orchestrator.execution.run import execute_async, merged, with_runs
 from services.orchestrator.session import OnEvent, Session, in_parallel, reason_of
 
 REVIEW_MAX_TOKENS_PER_LABEL = 320
@@ -66,12 +68,13 @@ async def deliberate(
     *,
     on_event: OnEvent | None = None,
     policy: SelectionPolicy = DEFAULT,
+    sandbox: SandboxPort | None = None,
 ) -> DeliberationResult:
     """Rank the council's proposals. Raises ValidationError, or CouncilFailed when no
     agent produced a proposal. Cancelling the caller cancels every call in flight."""
     request = validate_request(request)
     council = seat(council, request.role, request.num_agents)
-    return await run_council(Session(llm, request, council, on_event, policy))
+    return await run_council(Session(llm, request, council, on_event, policy, sandbox=sandbox))
 
 
 async def run_council(session: Session) -> DeliberationResult:
@@ -99,20 +102,22 @@ async def run_council(session: Session) -> DeliberationResult:
         history += reviews
         excluded += left_out
     async with session.stage("check"):
-        checks = check(request.role, proposals)
+        executed = await execute_async(request.role, proposals, session.sandbox, request.reference_code)
+        checks = merged(check(request.role, proposals), executed)
     async with session.stage("aggregate"):
         personas = {a.agent_id: a.persona for a in session.council.agents}
         candidates, verdict = select(
             proposals, history, checks, rubric_weights_of(request), session.policy,
-            final_round=request.rounds + 1, personas=personas,
+            final_round=request.rounds + 1, personas=personas, execution=executed.scores,
         )
     if len(proposals) >= 2 and wants_referee(session.policy, verdict.tied):
         history += await referee(session, proposals, request.rounds + 1)
         async with session.stage("aggregate"):
             candidates, verdict = select(
                 proposals, history, checks, rubric_weights_of(request), session.policy,
-                final_round=request.rounds + 1, personas=personas,
+                final_round=request.rounds + 1, personas=personas, execution=executed.scores,
             )
+    candidates = with_runs(candidates, executed)
     usage = [session.usage[s] for s in STAGES if s in session.usage]
     return DeliberationResult(
         deliberation_id=request.deliberation_id,

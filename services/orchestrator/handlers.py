@@ -19,6 +19,7 @@ from services.orchestrator.domain.model import (
     ProgressEvent,
 )
 from services.orchestrator.domain.tracking import DeliberationRecord, State, deliberation_id, supersedes
+from services.orchestrator.execution.reference import dev_winner_code
 from services.orchestrator.ports import Deps
 from services.orchestrator.session import OnEvent
 from services.shared import events, tracing
@@ -66,7 +67,7 @@ async def deliberate(
     deps: Deps, request: DeliberationRequest, on_event: OnEvent | None = None
 ) -> DeliberationResult:
     council = await deps.councils.get(request.role)
-    return await engine.deliberate(deps.llm, request, council, on_event=on_event)
+    return await engine.deliberate(deps.llm, request, council, on_event=on_event, sandbox=deps.sandbox)
 
 
 async def orchestrate(
@@ -74,7 +75,9 @@ async def orchestrate(
 ) -> OrchestrationResult:
     chair_council = await deps.councils.get(chair) or default_council(chair)
     council = await deps.councils.get(request.role)
-    return await chair_step.orchestrate(deps.llm, request, council, chair=chair_council.agents[0])
+    return await chair_step.orchestrate(
+        deps.llm, request, council, chair=chair_council.agents[0], sandbox=deps.sandbox
+    )
 
 
 # Deliberations as Ray jobs --------------------------------------------------
@@ -236,10 +239,13 @@ async def _deliberate_record(deps: Deps, record: DeliberationRecord) -> Delibera
     if record.story_id:
         context = await deps.context.plan_context(record.story_id, record.role, record.plan_id, record.plan_version)
         request = request.model_copy(update={"context": context})
+    if not request.reference_code:
+        request = request.model_copy(update={"reference_code": await dev_winner_code(deps.deliberations.get, record)})
 
     async def report(progress: ProgressEvent) -> None:
         event = agent_event(record, progress)
         if event is not None:
             await deps.publish(event)
 
-    return await engine.deliberate(deps.llm, request, await deps.councils.get(record.role), on_event=report)
+    council = await deps.councils.get(record.role)
+    return await engine.deliberate(deps.llm, request, council, on_event=report, sandbox=deps.sandbox)

@@ -12,6 +12,7 @@ from typing import Protocol
 from services.orchestrator.domain.admission import Budget
 from services.orchestrator.domain.council import Council, Role
 from services.orchestrator.domain.llm import LLMPort, ModelServer
+from services.orchestrator.domain.sandbox import SandboxPort
 from services.orchestrator.domain.tracking import DeliberationRecord, JobState
 from services.shared import events
 
@@ -27,6 +28,7 @@ __all__ = [
     "LLMPort",
     "ModelServer",
     "Publish",
+    "SandboxPort",
 ]
 
 
@@ -108,3 +110,5 @@ class Deps:
     # The plan consumer, the outcome consumer and housekeeping all admit; one round at a time,
     # or two rounds would count the same free slot twice.
     admitting: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Where candidates' code runs; None leaves deliberations without execution checks.
+    sandbox: SandboxPort | None = None

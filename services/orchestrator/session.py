@@ -23,6 +23,7 @@ from services.orchestrator.domain.model import (
     StageUsage,
 )
 from services.orchestrator.domain.prompts import repair_message
+from services.orchestrator.domain.sandbox import SandboxPort
 from services.orchestrator.domain.selection import DEFAULT, SelectionPolicy
 from services.shared.tracing import tracer
 
@@ -43,6 +44,8 @@ class Session:
     council: Council
     on_event: OnEvent | None = None
     policy: SelectionPolicy = DEFAULT
+    # Where candidates' code runs; None leaves the deliberation without execution checks.
+    sandbox: SandboxPort | None = None
     usage: dict[StageName, StageUsage] = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
     seq: int = 0

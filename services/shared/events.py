@@ -179,6 +179,26 @@ class ReviewSummary(BaseModel):
     critique: str = ""
 
 
+class TestResultSummary(BaseModel):
+    suite: str
+    test: str
+    status: str
+    ms: float = 0.0
+    message: str = ""
+
+
+class ExecutionSummary(BaseModel):
+    """One sandbox run: a candidate's code (or the reference, for QA) against the suites."""
+
+    code_of: str
+    suites: list[str] = Field(default_factory=list)
+    tests: list[TestResultSummary] = Field(default_factory=list)
+    wall_ms: float = 0.0
+    cpu_ms: float = 0.0
+    killed: str = ""
+    output: str = ""
+
+
 class CandidateSummary(BaseModel):
     agent_id: str
     rank: int
@@ -186,6 +206,10 @@ class CandidateSummary(BaseModel):
     proposal: str
     rubric: dict[str, float] = Field(default_factory=dict)
     checks: dict[str, bool] = Field(default_factory=dict)
+    # Why a check passed or failed, e.g. "not run: no sandbox: <reason>".
+    check_details: dict[str, str] = Field(default_factory=dict)
+    execution_score: float | None = None
+    executions: list[ExecutionSummary] = Field(default_factory=list)
     reviews: list[ReviewSummary] = Field(default_factory=list)
 
 

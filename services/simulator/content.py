@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from services.simulator import roles
+from services.simulator import roles, tasks
 from services.simulator.models import ModelProfile
 from services.simulator.quality import assess
 from services.simulator.review import ReviewHints, find_proposals
@@ -94,12 +94,23 @@ def prose_answer(messages: list[dict[str, Any]], seed: int) -> str:
     revising = bool(_REVISE.search(last_user))
     draft = _OWN_DRAFT.search(last_user)
     rng = random.Random(seed)
+    task = tasks.marked_task("\n".join(_texts(messages, "user"))) if role == "DEV" else None
+    if task is not None:
+        return _task_answer(task, rng, draft.group(1).strip() if revising and draft else None)
     writer = roles.WRITERS.get(role or "", roles.generic)
     weak = is_weak(seed, revising, draft.group(1) if draft else None)
     text = writer(rng, topic_of(messages), weak)
     if revising:
         text = "Revised after the peer critiques.\n\n" + text
     return text
+
+
+def _task_answer(task: tasks.Task, rng: random.Random, own_draft: str | None) -> str:
+    """A bench task: one of its variants, right or wrong. A revision keeps the author's variant,
+    as a model that cannot see its own bug would."""
+    if own_draft and tasks.variant_of(task, own_draft) is not None:
+        return "Revised after the peer critiques.\n\n" + own_draft
+    return tasks.dev_proposal(task, tasks.pick_variant(task, rng), rng)
 
 
 def structured_answer(

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from services.stack import supervisor
 from services.stack.config import StackConfig
+from services.stack.servers import bubblewrap
 from services.stack.servers.base import Server, StackError
 from services.stack.servers.conclave_services import ConclaveService
 from services.stack.servers.nats import Nats
@@ -131,10 +132,19 @@ def up(cfg: StackConfig | None = None, only: Iterable[str] | None = None) -> Sta
     only = list(only) if only is not None else None
     done: list[ServerStatus] = []
     with exclusive(cfg):
+        _ensure_sandbox()
         _ensure_all(_select(SERVERS, only), cfg, done)
         if cfg.services:
             _ensure_all(_select(SERVICES, only), cfg, done)
     return StackInfo(stack_env(cfg), done, [s.name for s in done if not s.reused])
+
+
+def _ensure_sandbox() -> None:
+    # Not fatal: without bubblewrap the execution checks report "not run: no sandbox".
+    try:
+        bubblewrap.find_or_install()
+    except StackError as exc:
+        print(f"execution checks will not run: {exc}")
 
 
 def status(cfg: StackConfig | None = None) -> StackInfo:

@@ -59,6 +59,7 @@ def test_a_sound_deployment_passes_every_devops_check() -> None:
         "manifest.parse",
         "manifest.objects",
         "manifest.workloads",
+        "manifest.schema",
     ]
     assert failed(results) == {}
 
@@ -88,11 +89,18 @@ def test_broken_manifests_fail_the_right_check(mutation: tuple[str, str], check:
 
 def test_a_manifest_that_does_not_parse_fails_the_checks_that_depend_on_it() -> None:
     problems = failed(run_checks(Role.DEVOPS, "```yaml\nkey: [unclosed\n```"))
-    assert set(problems) == {"manifest.parse", "manifest.objects", "manifest.workloads"}
+    assert set(problems) == {"manifest.parse", "manifest.objects", "manifest.workloads", "manifest.schema"}
 
 
 def test_no_manifest_fails_everything() -> None:
-    assert len(failed(run_checks(Role.DEVOPS, "Just deploy it with helm."))) == 4
+    assert len(failed(run_checks(Role.DEVOPS, "Just deploy it with helm."))) == 5
+
+
+def test_manifests_are_validated_strictly_against_the_kubernetes_schema() -> None:
+    problems = failed(run_checks(Role.DEVOPS, DEPLOYMENT.replace("replicas: 2", "replicas: 2\n  replikas: 3")))
+    assert "replikas" in problems["manifest.schema"]
+    problems = failed(run_checks(Role.DEVOPS, DEPLOYMENT.replace("replicas: 2", "replicas: two")))
+    assert "spec.replicas" in problems["manifest.schema"]
 
 
 def test_non_mapping_documents_are_not_kubernetes_objects() -> None:

@@ -109,7 +109,8 @@ MERGE (w:Decision {{decision_id: r.decision_id}})
   ON CREATE SET w.tx = $marker
 SET w.story_id = r.story_id, w.title = r.title, w.rationale = r.rationale, w.role = r.role,
     w.score = r.score, w.rank = 1, w.agent_id = r.agent_id, w.proposal = r.proposal,
-    w.reviews_json = r.reviews_json, w.status = 'CHOSEN', w.source = 'deliberation', w.made_at = r.at
+    w.reviews_json = r.reviews_json, w.checks_json = r.checks_json, w.status = 'CHOSEN', w.source = 'deliberation',
+    w.made_at = r.at
 MERGE (s)-[:HAS_DECISION]->(w)
 MERGE (d)-[:DECIDED]->(w)
 FOREACH (t IN [(s)-[:HAS_TASK]->(t:Task) WHERE t.role = r.role | t] | MERGE (w)-[:AFFECTS]->(t))
@@ -123,7 +124,7 @@ MATCH (d:Deliberation {deliberation_id: r.deliberation_id})
 MERGE (x:Decision {decision_id: r.decision_id})
 SET x.story_id = r.story_id, x.title = r.title, x.role = r.role, x.score = r.score, x.rank = r.rank,
     x.agent_id = r.agent_id, x.proposal = r.proposal, x.reviews_json = r.reviews_json,
-    x.status = 'ALTERNATIVE', x.source = 'deliberation', x.made_at = r.at
+    x.checks_json = r.checks_json, x.status = 'ALTERNATIVE', x.source = 'deliberation', x.made_at = r.at
 MERGE (x)-[:ALTERNATIVE_TO]->(w)
 MERGE (d)-[:CONSIDERED]->(x)
 """

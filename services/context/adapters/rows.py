@@ -12,6 +12,7 @@ from services.shared.events import (
     DELIBERATION_FAILED,
     DELIBERATION_QUEUED,
     DELIBERATION_STARTED,
+    CandidateSummary,
     DeliberationCompleted,
     DeliberationEvent,
     PlanApproved,
@@ -122,6 +123,7 @@ def completed_rows(events: list[DeliberationCompleted]) -> tuple[list[dict[str, 
                 "agent_id": w.agent_id,
                 "proposal": w.proposal,
                 "reviews_json": json.dumps([r.model_dump() for r in w.reviews], ensure_ascii=False),
+                "checks_json": checks_json(w),
                 "usage_json": json.dumps([u.model_dump() for u in e.usage]),
                 "duration_ms": e.duration_ms,
                 "at": rfc3339(e.occurred_at),
@@ -140,12 +142,26 @@ def completed_rows(events: list[DeliberationCompleted]) -> tuple[list[dict[str, 
                 "agent_id": c.agent_id,
                 "proposal": c.proposal,
                 "reviews_json": json.dumps([r.model_dump() for r in c.reviews], ensure_ascii=False),
+                "checks_json": checks_json(c),
                 "at": rfc3339(e.occurred_at),
             }
             for c in e.candidates
             if c.agent_id != w.agent_id
         ]
     return winners, alternatives
+
+
+def checks_json(candidate: CandidateSummary) -> str:
+    """The checks and the sandbox runs (per-test results, truncated output) behind them."""
+    return json.dumps(
+        {
+            "checks": candidate.checks,
+            "details": candidate.check_details,
+            "execution_score": candidate.execution_score,
+            "executions": [run.model_dump() for run in candidate.executions],
+        },
+        ensure_ascii=False,
+    )
 
 
 def headline(text: str, limit: int = 120) -> str:

@@ -27,6 +27,9 @@ class ScoreWeights(BaseModel, frozen=True):
     rank: float = 0.35
     rubric: float = 0.35
     checks: float = 0.30
+    # Running the code is the strongest signal there is; it weighs as much as the rest together
+    # wherever it ran (a component nobody has does not count).
+    execution: float = 1.0
 
 
 def borda_points(review: Review) -> float | None:
@@ -79,6 +82,7 @@ def final_scores(candidates: Sequence[Candidate], weights: ScoreWeights) -> list
         (weights.rank, [c.borda_score for c in candidates]),
         (weights.rubric, [c.rubric_score for c in candidates]),
         (weights.checks, [c.check_score for c in candidates]),
+        (weights.execution, [c.execution_score for c in candidates]),
     ]
     # A component counts only if some candidate has it, so a council of one is not diluted.
     live = [(w, values) for w, values in components if w > 0 and any(v is not None for v in values)]
@@ -109,10 +113,16 @@ def aggregate(
     *,
     personas: Mapping[str, str] | None = None,
     weights: ScoreWeights | None = None,
+    execution: Mapping[str, float] | None = None,
 ) -> list[Candidate]:
     """Candidates best first, `rank` 1..n. Ties: final score, then checks, rubric, agent_id."""
     weights = weights or ScoreWeights()
-    scored = [score_candidate(p, reviews, checks.get(p.agent_id, ()), rubric_weights) for p in proposals]
+    scored = [
+        score_candidate(p, reviews, checks.get(p.agent_id, ()), rubric_weights).model_copy(
+            update={"execution_score": (execution or {}).get(p.agent_id)}
+        )
+        for p in proposals
+    ]
     finals = final_scores(scored, weights)
     scored = [
         c.model_copy(update={"final_score": f, "persona": (personas or {}).get(c.agent_id, "")})
@@ -246,12 +256,14 @@ def select(
     *,
     final_round: int,
     personas: Mapping[str, str] | None = None,
+    execution: Mapping[str, float] | None = None,
 ) -> tuple[list[Candidate], Verdict]:
-    """Rank by the policy's method. The weighted method sees only the final round's reviews."""
+    """Rank by the policy's method. The weighted method sees only the final round's reviews.
+    Execution counts as a component of the weighted method and comes first in the pairwise one."""
     if policy.aggregation == "weighted":
         final = [r for r in reviews if r.round == final_round]
-        return aggregate(proposals, final, checks, rubric_weights, personas=personas), Verdict()
-    return rank_pairwise(
+        return aggregate(proposals, final, checks, rubric_weights, personas=personas, execution=execution), Verdict()
+    ranked, verdict = rank_pairwise(
         proposals,
         reviews,
         checks,
@@ -264,3 +276,17 @@ def select(
         check_weight=policy.check_weight,
         personas=personas,
     )
+    return execution_first(ranked, verdict, execution)
+
+
+def execution_first(
+    ranked: list[Candidate], verdict: Verdict, execution: Mapping[str, float] | None
+) -> tuple[list[Candidate], Verdict]:
+    """Where code ran, a candidate whose code passes fewer of the council's tests cannot outrank
+    one that passes more; the judges order the candidates that pass as many (a stable sort)."""
+    if not execution:
+        return ranked, verdict
+    ordered = sorted(ranked, key=lambda c: -execution.get(c.agent_id, 0.0))
+    if ordered[0].agent_id != ranked[0].agent_id:
+        verdict = Verdict()  # the tests decided: the judges' margin says nothing about this pair
+    return [c.model_copy(update={"rank": i + 1}) for i, c in enumerate(ordered)], verdict

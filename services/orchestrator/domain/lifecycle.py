@@ -50,6 +50,9 @@ def candidate_summary(candidate: Candidate) -> events.CandidateSummary:
         proposal=candidate.proposal,
         rubric=candidate.rubric_by_label,
         checks={check.name: check.passed for check in candidate.checks},
+        check_details={check.name: check.detail for check in candidate.checks},
+        execution_score=candidate.execution_score,
+        executions=[events.ExecutionSummary.model_validate(run.model_dump()) for run in candidate.executions],
         reviews=[
             events.ReviewSummary(reviewer=r.reviewer, scores=dict(r.scores), critique=r.critique)
             for r in candidate.reviews

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from services.orchestrator.domain.council import DEFAULT_NUM_AGENTS, Role
 from services.orchestrator.domain.llm import Usage
+from services.orchestrator.domain.runs import CodeRun
 
 # Review rubric: every score is 1..10, higher is better ("risk" 10 = lowest risk).
 RUBRIC: tuple[str, ...] = ("correctness", "completeness", "clarity", "risk")
@@ -28,6 +29,8 @@ class DeliberationRequest(BaseModel):
     rubric_weights: dict[str, float] | None = None
     # Role context assembled by the Context service; shared by every agent's prompt.
     context: str = ""
+    # Code the QA council's tests run against: the story's DEV winner, or the task's reference.
+    reference_code: str = ""
     # Seeds the review label shuffles, so a replay of the same id shuffles the same way.
     deliberation_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
 
@@ -115,6 +118,9 @@ class Candidate(BaseModel):
     rubric_by_label: dict[str, float] = Field(default_factory=dict)
     checks: list[CheckResult] = Field(default_factory=list)
     check_score: float | None = None
+    # Dual execution agreement in 0..1 (DEV), and the sandbox runs behind it and the checks.
+    execution_score: float | None = None
+    executions: list[CodeRun] = Field(default_factory=list)
     final_score: float = 0.0
     rank: int = 0
 
