@@ -19,6 +19,7 @@ from services.context.entrypoints.nats_consumers import consumer_specs, consumer
 from services.context.ports import Deps
 from services.gen.fleet.context.v1 import context_pb2, context_pb2_grpc
 from services.shared import grpcserver, jetstream
+from services.shared.deadletter import DeadLetters
 from services.shared.events import Event
 from services.shared.grpcserver import Worker
 from services.shared.settings import ContextSettings
@@ -64,7 +65,8 @@ async def bootstrap(settings: ContextSettings, consumers: bool = True, consumer_
         log.warning("valkey unreachable at start; serving from neo4j until it answers")
     nc = await jetstream.connect(settings.nats_url, "conclave-context")
     js = nc.jetstream()
-    await jetstream.ensure_streams(js)
+    await jetstream.ensure_streams(js, duplicate_window_s=settings.nats_duplicate_window_s)
+    letters = await DeadLetters.open(nc, settings.dead_letter_max_inline_bytes)
 
     async def publish(event: Event) -> bool:
         return await jetstream.publish(js, event)
@@ -74,7 +76,7 @@ async def bootstrap(settings: ContextSettings, consumers: bool = True, consumer_
     deps = Deps(graph=graph, cache=cache, publish=publish, policy=load_policy(), count=counter)
     app = ContextApp(deps, graph, cache, nc)
     if consumers:
-        app.workers = consumer_workers(js, deps, consumer_specs(prefix=consumer_prefix))
+        app.workers = consumer_workers(js, deps, consumer_specs(prefix=consumer_prefix), letters=letters)
     return app
 
 

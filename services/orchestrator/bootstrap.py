@@ -23,6 +23,7 @@ from services.orchestrator.entrypoints.consumers import workers
 from services.orchestrator.entrypoints.grpc_servicer import OrchestratorServicer
 from services.orchestrator.ports import Deps
 from services.shared import grpcserver, jetstream, tracing
+from services.shared.deadletter import DeadLetters
 from services.shared.settings import OrchestratorSettings
 
 SERVICE_NAME = orchestrator_pb2.DESCRIPTOR.services_by_name["OrchestratorService"].full_name
@@ -62,7 +63,7 @@ class App:
 async def bootstrap(settings: OrchestratorSettings) -> App:
     """The service: streams ensured, and a default council for every role that has none."""
     app = await _wire(settings, "conclave-orchestrator")
-    await jetstream.ensure_streams(app.nc.jetstream())
+    await jetstream.ensure_streams(app.nc.jetstream(), duplicate_window_s=settings.nats_duplicate_window_s)
     if settings.default_councils:
         await handlers.ensure_default_councils(app.deps)
     return app
@@ -97,11 +98,12 @@ async def _wire(settings: OrchestratorSettings, client_name: str) -> App:
 
 async def serve(settings: OrchestratorSettings) -> None:
     app = await bootstrap(settings)
+    letters = await DeadLetters.open(app.nc, settings.dead_letter_max_inline_bytes)
     plan = grpcserver.ServerPlan(
         port=settings.grpc_port,
         metrics_port=settings.metrics_port,
         services=[grpcserver.ServiceBinding(SERVICE_NAME, app.register)],
-        workers=workers(app.nc.jetstream(), app.deps),
+        workers=workers(app.nc.jetstream(), app.deps, letters=letters),
         close=app.close,
         grace_s=settings.shutdown_grace_s,
     )

@@ -280,15 +280,30 @@ class ContextUpdated(Event):
 
 
 class DeadLetter(Event):
-    """What `dlq.<subject>` carries: the original message, untouched, and why it failed."""
+    """What `dlq.<subject>` carries: why a message failed and the message itself, byte for byte.
 
+    The original bytes are in exactly one of `payload` (valid UTF-8), `payload_b64`
+    (anything else) or `payload_object` (too large to inline: an object in the
+    DEAD_LETTER_PAYLOADS bucket). `subject` on the wire is the original subject.
+    """
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, serialize_by_alias=True)
     subject: ClassVar[str] = DLQ_PREFIX + "*"
 
-    original_subject: str
+    original_subject: str = Field(alias="subject")
     reason: str
-    payload: str
-    num_delivered: int = 1
-    stream_sequence: int = 0
+    error: str = ""
+    source_stream: str = ""
+    source_seq: int = 0
+    consumer: str = ""
+    deliveries: int = 1
+    headers: dict[str, str] = Field(default_factory=dict)
+    payload: str | None = None
+    payload_b64: str | None = None
+    payload_object: str | None = None
+    payload_bucket: str | None = None
+    payload_size: int = 0
+    payload_sha256: str = ""
 
 
 EVENT_TYPES: dict[str, type[Event]] = {

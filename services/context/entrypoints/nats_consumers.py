@@ -13,6 +13,7 @@ from nats.js.client import JetStreamContext
 
 from services.context import ingest
 from services.context.ports import Deps
+from services.shared.deadletter import DeadLetters
 from services.shared.events import (
     DELIBERATION_EVENTS,
     PLAN_APPROVED,
@@ -61,7 +62,11 @@ def batch_handler(deps: Deps) -> BatchHandler:
 
 
 def consumer_workers(
-    js: JetStreamContext, deps: Deps, specs: Sequence[ConsumerSpec], plan_workers: int = 2
+    js: JetStreamContext,
+    deps: Deps,
+    specs: Sequence[ConsumerSpec],
+    plan_workers: int = 2,
+    letters: DeadLetters | None = None,
 ) -> list[Worker]:
     """One pull loop per consumer, and `plan_workers` loops sharing the plan-approved
     durable: while one batch commits in Neo4j the next is fetched and parsed. Plan
@@ -69,7 +74,7 @@ def consumer_workers(
     handle = batch_handler(deps)
 
     def worker(spec: ConsumerSpec) -> Worker:
-        return lambda stop: run_consumer(js, spec, handle, stop)
+        return lambda stop: run_consumer(js, spec, handle, stop, letters)
 
     workers = []
     for spec in specs:
