@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -15,6 +16,7 @@ from services.gen.fleet.orchestrator.v1 import orchestrator_pb2, orchestrator_pb
 from services.orchestrator import handlers
 from services.orchestrator.adapters.context_client import ContextClient
 from services.orchestrator.adapters.llm_routes import RoutedLLM
+from services.orchestrator.adapters.ray_health import ray_probe
 from services.orchestrator.adapters.ray_jobs import RayJobs
 from services.orchestrator.adapters.sandbox import BwrapSandbox
 from services.orchestrator.adapters.state_kv import AdmissionLease, CouncilStore, DeliberationStore
@@ -96,6 +98,13 @@ async def _wire(settings: OrchestratorSettings, client_name: str) -> App:
     return App(nc=nc, deps=deps)
 
 
+def _connected(nc: NATS) -> Callable[[], Awaitable[bool]]:
+    async def connected() -> bool:
+        return bool(nc.is_connected)
+
+    return connected
+
+
 async def serve(settings: OrchestratorSettings) -> None:
     app = await bootstrap(settings)
     letters = await DeadLetters.open(app.nc, settings.dead_letter_max_inline_bytes)
@@ -104,6 +113,10 @@ async def serve(settings: OrchestratorSettings) -> None:
         metrics_port=settings.metrics_port,
         services=[grpcserver.ServiceBinding(SERVICE_NAME, app.register)],
         workers=workers(app.nc.jetstream(), app.deps, letters=letters),
+        dependencies=[
+            grpcserver.Dependency("nats", _connected(app.nc)),
+            grpcserver.Dependency("ray", ray_probe(settings.ray_address, settings.ray_auth_token.get_secret_value())),
+        ],
         close=app.close,
         grace_s=settings.shutdown_grace_s,
     )

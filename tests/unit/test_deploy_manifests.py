@@ -270,6 +270,9 @@ def test_service_deployments_are_hardened(overlay: str, service: str, grpc_port:
     assert deploy["spec"]["replicas"] == 2
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert c[probe]["grpc"]["port"] == grpc_port, f"{probe} must be a native gRPC probe"
+    # Readiness follows loops and dependencies (""), liveness only the process (services/shared/grpcserver.py).
+    assert c["readinessProbe"]["grpc"].get("service", "") == ""
+    assert c["livenessProbe"]["grpc"]["service"] == c["startupProbe"]["grpc"]["service"] == "liveness"
     assert {"name": "grpc", "containerPort": grpc_port} in c["ports"]
     for bound in ("requests", "limits"):
         assert {"cpu", "memory"} <= set(c["resources"][bound])

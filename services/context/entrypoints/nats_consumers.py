@@ -26,6 +26,7 @@ from services.shared.events import (
 )
 from services.shared.grpcserver import Worker
 from services.shared.jetstream import BatchHandler, ConsumerSpec, run_consumer
+from services.shared.supervision import named
 
 DELIBERATIONS = DELIBERATION_EVENTS
 
@@ -73,11 +74,11 @@ def consumer_workers(
     approvals are order-free (idempotent MERGEs); transitions keep a single loop."""
     handle = batch_handler(deps)
 
-    def worker(spec: ConsumerSpec) -> Worker:
-        return lambda stop: run_consumer(js, spec, handle, stop, letters)
+    def worker(spec: ConsumerSpec, copy: int) -> Worker:
+        return named(f"{spec.durable}#{copy}", lambda stop: run_consumer(js, spec, handle, stop, letters))
 
     workers = []
     for spec in specs:
         copies = plan_workers if spec.subject == PLAN_APPROVED else 1
-        workers += [worker(spec) for _ in range(copies)]
+        workers += [worker(spec, i) for i in range(copies)]
     return workers

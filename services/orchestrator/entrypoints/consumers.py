@@ -17,6 +17,7 @@ from services.orchestrator.ports import Deps
 from services.shared import events, jetstream
 from services.shared.deadletter import DeadLetters
 from services.shared.grpcserver import Worker
+from services.shared.supervision import named
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def workers(
             for event in events_:
                 await handle(event)
 
-        return lambda stop: jetstream.run_consumer(js, spec, batch, stop, letters)
+        return named(spec.durable, lambda stop: jetstream.run_consumer(js, spec, batch, stop, letters))
 
     async def housekeeping(stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -58,5 +59,5 @@ def workers(
     return [
         one_by_one(PLANS, lambda e: handlers.dispatch_plan(deps, e)),
         one_by_one(OUTCOMES, lambda e: handlers.record_outcome(deps, e)),
-        housekeeping,
+        named("housekeeping", housekeeping),
     ]
