@@ -14,6 +14,17 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer
 
+from services.shared.ids import (
+    Actor,
+    DeliberationId,
+    EventId,
+    OptionalPlanId,
+    OptionalStoryId,
+    PlanId,
+    StoryId,
+    TaskId,
+)
+
 
 class Role(StrEnum):
     ARCHITECT = "ARCHITECT"
@@ -96,7 +107,7 @@ class Event(BaseModel):
     model_config = ConfigDict(extra="ignore", use_enum_values=False)
     subject: ClassVar[str]
 
-    event_id: str = Field(default_factory=lambda: uuid.uuid4().hex, min_length=1)
+    event_id: EventId = Field(default_factory=lambda: uuid.uuid4().hex, min_length=1)
     event_type: str = ""
     occurred_at: datetime = Field(default_factory=utcnow)
 
@@ -115,19 +126,19 @@ class Event(BaseModel):
 class PlanTask(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    task_id: str = Field(min_length=1)
+    task_id: TaskId
     role: Role
     title: str = ""
     description: str = ""
-    depends_on: list[str] = Field(default_factory=list)
+    depends_on: list[TaskId] = Field(default_factory=list)
 
 
 class PlanApproved(Event):
     subject: ClassVar[str] = PLAN_APPROVED
 
-    story_id: str = Field(min_length=1)
-    plan_id: str = Field(min_length=1)
-    approved_by: str = Field(min_length=1)
+    story_id: StoryId
+    plan_id: PlanId
+    approved_by: Actor
     roles: list[Role] = Field(min_length=1)
     timestamp: datetime = Field(default_factory=utcnow)
     plan_version: int = Field(default=1, ge=1)
@@ -140,7 +151,7 @@ class PlanApproved(Event):
 class StoryTransitioned(Event):
     subject: ClassVar[str] = STORY_TRANSITIONED
 
-    story_id: str = Field(min_length=1)
+    story_id: StoryId
     from_phase: Phase
     to_phase: Phase
     timestamp: datetime = Field(default_factory=utcnow)
@@ -222,9 +233,9 @@ class StageUsage(BaseModel):
 
 
 class DeliberationEvent(Event):
-    deliberation_id: str = Field(min_length=1)
-    story_id: str = ""
-    plan_id: str = ""
+    deliberation_id: DeliberationId
+    story_id: OptionalStoryId = ""
+    plan_id: OptionalPlanId = ""
     plan_version: int = 1
     role: Role
 
@@ -274,7 +285,7 @@ class DeliberationCancelled(DeliberationEvent):
 class ContextUpdated(Event):
     subject: ClassVar[str] = CONTEXT_UPDATED
 
-    story_id: str = Field(min_length=1)
+    story_id: StoryId
     version: str
     changes: list[str] = Field(default_factory=list)
 
@@ -340,7 +351,10 @@ def parse_event(subject: str, data: bytes) -> Event:
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
+        # Bounded: locations may hold untrusted keys, and a list may fail item by item.
+        found = exc.errors()
         errors = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join(str(p)[:40] for p in err['loc']) or '<root>'}: {err['msg'][:300]}" for err in found[:5]
         )
-        raise InvalidEvent(f"schema violation: {errors}") from exc
+        more = f"; and {len(found) - 5} more" if len(found) > 5 else ""
+        raise InvalidEvent(f"schema violation: {errors}{more}") from exc
