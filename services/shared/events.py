@@ -23,6 +23,7 @@ from services.shared.ids import (
     PlanId,
     StoryId,
     TaskId,
+    lone_surrogate,
 )
 
 
@@ -348,6 +349,9 @@ def parse_event(subject: str, data: bytes) -> Event:
         raise InvalidEvent(f"invalid JSON: {exc}") from exc
     if not isinstance(payload, dict):
         raise InvalidEvent("event must be a JSON object")
+    if (where := lone_surrogate(payload)) is not None:
+        # JSON may escape one (\ud800); no store downstream can encode it.
+        raise InvalidEvent(f"schema violation: {where or '<root>'}: lone surrogate in a string")
     try:
         return model.model_validate(payload)
     except ValidationError as exc:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator
 
@@ -92,6 +92,25 @@ def check(kind: str, value: str, field: str | None = None) -> str:
 def optional(kind: str, value: str, field: str | None = None) -> str:
     """Like `check`, but an empty value is allowed (the caller fills a default)."""
     return check(kind, value, field) if value else value
+
+
+def lone_surrogate(value: Any, path: str = "") -> str | None:
+    """The path of the first string (value or key) holding a lone surrogate, else None."""
+    if isinstance(value, str):
+        return path if any("\ud800" <= ch <= "\udfff" for ch in value) else None
+    if isinstance(value, list):
+        items: Any = ((str(i), v) for i, v in enumerate(value))
+    elif isinstance(value, dict):
+        items = value.items()
+    else:
+        return None
+    for key, item in items:
+        here = f"{path}.{str(key)[:40]}" if path else str(key)[:40]
+        if lone_surrogate(key) is not None:
+            return here
+        if (found := lone_surrogate(item, here)) is not None:
+            return found
+    return None
 
 
 def _validator(kind: str, allow_empty: bool = False):  # type: ignore[no-untyped-def]
