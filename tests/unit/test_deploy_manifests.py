@@ -378,7 +378,11 @@ def test_nats_keeps_jetstream_on_a_volume_and_streams_job_exists(overlay: str) -
     nats = one(docs, "StatefulSet", "nats")
     (c,) = nats["spec"]["template"]["spec"]["containers"]
     assert "--jetstream" in c["args"] and "--store_dir=/data" in c["args"]
-    assert [m["mountPath"] for m in c["volumeMounts"]] == ["/data"]
+    assert [m["mountPath"] for m in c["volumeMounts"]] == ["/data", "/etc/nats"]
+    # Durability on purpose: an explicit fsync policy, not the server's 2-minute default.
+    assert "--config=/etc/nats/nats.conf" in c["args"]
+    conf = one(docs, "ConfigMap", "nats-config")["data"]["nats.conf"]
+    assert re.search(r'sync_interval:\s*"?(always|\d+(ms|s))"?', conf), conf
     assert [t["metadata"]["name"] for t in nats["spec"]["volumeClaimTemplates"]] == ["data"]
     (job,) = one(docs, "Job", "conclave-streams")["spec"]["template"]["spec"]["containers"]
     assert job["args"] == ["streams", "ensure"]
