@@ -7,7 +7,7 @@ from pathlib import Path
 from services.stack import ports, process
 from services.stack.config import StackConfig
 from services.stack.process import Record, RecordStore
-from services.stack.servers.base import Server, StackError
+from services.stack.servers.base import Health, Server, StackError
 
 
 @dataclass
@@ -70,8 +70,13 @@ def _wait_healthy(
     while True:
         if not process.alive(pid):
             return "process exited"
-        health = server.probe(cfg)
-        if health.ok and ports.owns_port(pid, server.port(cfg)) and _logged(log, server.ready_line, offset):
+        # Probed only once its ready line is out: Neo4j, probed while it still sets its initial
+        # password, locks the user out after repeated authentication failures.
+        if _logged(log, server.ready_line, offset):
+            health = server.probe(cfg)
+        else:
+            health = Health(False, detail="starting: ready line not logged yet")
+        if health.ok and ports.owns_port(pid, server.port(cfg)):
             return None
         if health.ok:
             health.detail = f"port {server.port(cfg)} answers but is held by a process outside this stack"
