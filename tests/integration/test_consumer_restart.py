@@ -13,6 +13,7 @@ from collections.abc import Callable
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from nats.js.errors import NotFoundError
 
 from services.orchestrator.domain.tracking import deliberation_id
 from services.shared import events
@@ -65,7 +66,15 @@ async def test_a_killed_consumer_loop_restarts_and_readiness_follows(stack: Stac
             await _until(lambda: NOT_SERVING in seen, "readiness to drop")
             await _until(lambda: seen[-1] == SERVING and NOT_SERVING in seen, "readiness to come back")
             back_in = time.monotonic() - killed
-            info = await js.consumer_info(stream, durable)  # recreated by the restarted loop
+            # The restarted loop recreates its durable as it subscribes again.
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    info = await js.consumer_info(stream, durable)
+                    break
+                except NotFoundError:
+                    assert time.monotonic() < deadline, f"{durable} was not recreated"
+                    await asyncio.sleep(0.1)
             assert info.config.durable_name == durable
         assert back_in < 10, f"loop came back after {back_in:.1f}s"
         assert await health(addr, "liveness") == "SERVING"
