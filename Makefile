@@ -11,7 +11,7 @@ RAY_GPU_BASE ?= rayproject/ray:2.60.0-py311-gpu
 OVERLAY ?= dev
 KUBECTL ?= kubectl
 
-.PHONY: install proto lint test unit up down status demo bench burst images deploy undeploy clean
+.PHONY: install proto lint test unit fuzz up down status demo bench burst images deploy undeploy clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,12 @@ test: lint
 
 unit: install
 	$(PY) -m pytest -q tests/unit
+
+# The fuzz suite at length: 10,000 hypothesis examples per event schema and per RPC against
+# the local stack (`make test` runs it with CONCLAVE_FUZZ_EXAMPLES=10). Hours, not minutes.
+FUZZ_EXAMPLES ?= 10000
+fuzz: install
+	CONCLAVE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q --timeout=0 tests/fuzz
 
 up: install
 	$(CONCLAVE) stack up

@@ -8,12 +8,17 @@
    write it in its own transaction, ack, repeat (fewer events; reported per second).
 3. GetContext over gRPC on 1,000 of those stories: uncached (first read) and
    cached (second read), p50/p99.
+4. The ceiling: the same Cypher batches (same rows, same statements, same batch size and
+   two concurrent writers) sent by the neo4j driver alone, with no NATS and no service.
+   `share_of_ceiling` is the batched ingest rate over it.
+5. The batched ingest again under each JetStream `sync_interval` in --sync-intervals (a NATS
+   of its own per choice): "always" fsyncs before every ack, a duration flushes that often.
 
 Both ingest paths run after a warm-up of 3,000 events through the batched path, so neither
 pays for the fresh JVM compiling the write path.
 
 Usage: python bench/context_ingest.py [--events 20000] [--baseline-events 1000] [--stories 1000]
-       [--warmup-events 3000]
+       [--warmup-events 3000] [--sync-intervals always,1s,2m]
 The bench floods `planning.plan.approved`, which any Orchestrator on that stack would
 later dispatch, so it runs NATS, ValKey and Neo4j of its own on free ports in a
 throwaway folder, and stops them at the end.
@@ -40,14 +45,18 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from rich.console import Console
 from rich.table import Table
 
+from services.context.adapters import cypher_events as ce
+from services.context.adapters import rows
+from services.context.adapters.neo4j_graph import _revisions
 from services.context.bootstrap import ContextApp, bootstrap
 from services.context.entrypoints.grpc_servicer import ContextServicer
 from services.context.entrypoints.nats_consumers import batch_handler
 from services.context.ingest import record_plan_approved_batch
 from services.gen.fleet.context.v1 import context_pb2 as pb
 from services.gen.fleet.context.v1 import context_pb2_grpc
+from services.shared.deadletter import DeadLetters
 from services.shared.events import PLAN_APPROVED, Event, PlanApproved, PlanTask, parse_event
-from services.shared.jetstream import ConsumerSpec, process_batch
+from services.shared.jetstream import DEFAULT_MAX_INLINE_BYTES, ConsumerSpec, process_batch
 from services.shared.settings import ContextSettings
 from services.stack.api import StackConfig
 
@@ -114,6 +123,7 @@ async def batched_ingest(app: ContextApp, run: str, n: int) -> dict[str, float]:
     sub = await consumer(js, durable, first_seq)
     spec = ConsumerSpec(durable=durable, subject=PLAN_APPROVED, stream="PLANNING_EVENTS", batch_size=BATCH)
     handler = batch_handler(app.deps)
+    letters = DeadLetters(js, DEFAULT_MAX_INLINE_BYTES)
     second = await consumer(js, durable, first_seq)
     done = 0
 
@@ -125,7 +135,7 @@ async def batched_ingest(app: ContextApp, run: str, n: int) -> dict[str, float]:
                 msgs = await pull.fetch(BATCH, timeout=1)
             except TimeoutError:
                 continue
-            await process_batch(js, spec, msgs, handler)
+            await process_batch(letters, spec, msgs, handler)
             done += len(msgs)
 
     started = time.perf_counter()
@@ -137,6 +147,32 @@ async def batched_ingest(app: ContextApp, run: str, n: int) -> dict[str, float]:
     await js.delete_consumer("PLANNING_EVENTS", durable)
     assert stored == n, f"only {stored} of {n} approvals committed"
     return {"events": n, "seconds": elapsed, "events_per_s": n / elapsed, "publish_per_s": n / publish_s}
+
+
+async def ceiling_ingest(app: ContextApp, run: str, n: int) -> dict[str, float]:
+    """The batched path's Cypher alone: rows built beforehand, two writers, no NATS, no service."""
+    events = make_events(run, n)
+    batches = [rows.plan_rows(events[i : i + BATCH]) for i in range(0, n, BATCH)]
+    queue: asyncio.Queue[list[dict[str, Any]]] = asyncio.Queue()
+    for batch in batches:
+        queue.put_nowait(batch)
+
+    async def work(tx: Any, plans: list[dict[str, Any]]) -> None:
+        await (await tx.run(ce.PLAN_APPROVED, rows=plans, marker=uuid.uuid4().hex)).consume()
+        await _revisions(tx, {p["story_id"] for p in plans})
+
+    async def writer() -> None:
+        while not queue.empty():
+            plans = queue.get_nowait()
+            async with app.graph.driver.session(database=app.graph.database) as session:
+                await session.execute_write(work, plans)
+
+    started = time.perf_counter()
+    await asyncio.gather(writer(), writer())
+    elapsed = time.perf_counter() - started
+    stored = await committed(app, run)
+    assert stored == n, f"only {stored} of {n} approvals committed"
+    return {"events": n, "seconds": elapsed, "events_per_s": n / elapsed}
 
 
 async def baseline_ingest(app: ContextApp, run: str, n: int) -> dict[str, float]:
@@ -207,13 +243,25 @@ async def get_context_latency(app: ContextApp, run: str, stories: int) -> dict[s
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
+    intervals = [i.strip() for i in args.sync_intervals.split(",") if i.strip()]
+    default = StackConfig.model_fields["nats_sync_interval"].default
     with tempfile.TemporaryDirectory(prefix="conclave-bench-") as state:
-        cfg = StackConfig.private(Path(state), services=False)
-        async with stack(cfg, ["nats", "valkey", "neo4j"]) as info:
-            return await measure(info.env(), args)
+        cfg = StackConfig.private(Path(state) / "graph", services=False)
+        async with stack(cfg, ["valkey", "neo4j"]) as graph:
+            result: dict[str, Any] = {"by_sync_interval": {}, "default_sync_interval": default}
+            # The configured default first: the warm-up, the baseline, the reads and the ceiling run with it.
+            for i, interval in enumerate(sorted(intervals, key=lambda x: x != default)):
+                nats_cfg = StackConfig.private(Path(state) / f"nats-{i}", services=False, nats_sync_interval=interval)
+                async with stack(nats_cfg, ["nats"]) as nats:
+                    env = graph.env() | {"NATS_URL": nats.env()["NATS_URL"]}
+                    measured = await measure(env, args, full=i == 0)
+                result["by_sync_interval"][interval] = measured["batched"]
+                if i == 0:
+                    result |= measured
+            return result
 
 
-async def measure(env: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
+async def measure(env: dict[str, str], args: argparse.Namespace, full: bool = True) -> dict[str, Any]:
     settings = ContextSettings(
         nats_url=env["NATS_URL"],
         neo4j_uri=env["NEO4J_URI"],
@@ -223,21 +271,24 @@ async def measure(env: dict[str, str], args: argparse.Namespace) -> dict[str, An
     )  # type: ignore[arg-type]
     app = await bootstrap(settings, consumers=False)
     run = f"bench-{uuid.uuid4().hex[:8]}"
+    out: dict[str, Any] = {"run": run, "warmup": args.warmup_events if full else 0}
     try:
-        if args.warmup_events:
+        if full and args.warmup_events:
             # The JVM of a fresh private stack compiles the write path during its first batches;
             # a running service has long since done so, and the baseline below runs warm too.
             await batched_ingest(app, f"{run}w", args.warmup_events)
-        batched = await batched_ingest(app, run, args.events)
-        baseline = await baseline_ingest(app, f"{run}b", args.baseline_events)
-        reads = await get_context_latency(app, run, min(args.stories, args.events - 50))
+        out["batched"] = await batched_ingest(app, run, args.events)
+        if full:
+            out["ceiling"] = await ceiling_ingest(app, f"{run}c", args.events)
+            out["baseline"] = await baseline_ingest(app, f"{run}b", args.baseline_events)
+            out["reads"] = await get_context_latency(app, run, min(args.stories, args.events - 50))
     finally:
         await app.close()
-    return {"run": run, "warmup": args.warmup_events, "batched": batched, "baseline": baseline, "reads": reads}
+    return out
 
 
 def report(result: dict[str, Any]) -> dict[str, float]:
-    b, base, reads = result["batched"], result["baseline"], result["reads"]
+    b, base, reads, ceiling = result["batched"], result["baseline"], result["reads"], result["ceiling"]
     table = Table(title=f"Context ingest and GetContext ({result['run']})")
     for col in ("measure", "value"):
         table.add_column(col)
@@ -249,6 +300,13 @@ def report(result: dict[str, Any]) -> dict[str, float]:
         f"{base['events_per_s']:,.0f} events/s",
     )
     table.add_row("speedup", f"{b['events_per_s'] / base['events_per_s']:.1f}x")
+    table.add_row(f"ceiling: same Cypher batches, driver alone ({ceiling['events']:,} events)",
+                  f"{ceiling['events_per_s']:,.0f} events/s")
+    table.add_row("share of ceiling", f"{b['events_per_s'] / ceiling['events_per_s']:.0%}")
+    for interval, run in result["by_sync_interval"].items():
+        mark = " (default)" if interval == result["default_sync_interval"] else ""
+        table.add_row(f"batched ingest, sync_interval {interval}{mark}",
+                      f"{run['events_per_s']:,.0f} events/s ({run['events_per_s'] / ceiling['events_per_s']:.0%})")
     for kind in ("uncached", "cached"):
         r = reads[kind]
         table.add_row(f"GetContext {kind} p50 / p99 / max", f"{r['p50']:.2f} / {r['p99']:.2f} / {r['max']:.2f} ms")
@@ -257,6 +315,12 @@ def report(result: dict[str, Any]) -> dict[str, float]:
         "events_per_s": round(b["events_per_s"], 1),
         "baseline_events_per_s": round(base["events_per_s"], 1),
         "speedup": round(b["events_per_s"] / base["events_per_s"], 2),
+        "ceiling_events_per_s": round(ceiling["events_per_s"], 1),
+        "share_of_ceiling": round(b["events_per_s"] / ceiling["events_per_s"], 3),
+        "sync_interval": result["default_sync_interval"],
+        "events_per_s_by_sync_interval": {
+            k: round(v["events_per_s"], 1) for k, v in result["by_sync_interval"].items()
+        },
         "get_context_cached_p99_ms": round(reads["cached"]["p99"], 3),
         "get_context_uncached_p99_ms": round(reads["uncached"]["p99"], 3),
     }
@@ -268,6 +332,8 @@ if __name__ == "__main__":
     parser.add_argument("--baseline-events", type=int, default=1_000)
     parser.add_argument("--warmup-events", type=int, default=3_000, help="ingested first, not measured")
     parser.add_argument("--stories", type=int, default=1_000)
+    parser.add_argument("--sync-intervals", default="always,1s,2m",
+                        help="JetStream sync_interval choices to ingest under (2m is the server's default)")
     logging.basicConfig(level=logging.WARNING)
     outcome = asyncio.run(main(parser.parse_args()))
     print(json.dumps(report(outcome)))

@@ -13,9 +13,9 @@ ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm@sha256:86adf8dbadc3d6e82ee5dd2c74b
 FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 WORKDIR /src
-COPY pyproject.toml ./
+COPY pyproject.toml constraints.txt ./
 COPY services ./services
-RUN pip wheel --no-deps --wheel-dir /wheels .
+RUN pip wheel --no-deps --wheel-dir /wheels . && cp constraints.txt /wheels/
 
 FROM ${RAY_IMAGE} AS runtime
 # bubblewrap: the sandbox execution checks run candidates' code in (prlimit, setpriv: util-linux).
@@ -23,15 +23,13 @@ USER root
 RUN apt-get update \
     && apt-get install -y --no-install-recommends bubblewrap util-linux \
     && rm -rf /var/lib/apt/lists/*
-ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1 \
-    TIKTOKEN_CACHE_DIR=/home/ray/.cache/tiktoken
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1
 COPY --from=builder --chown=1000:100 /wheels /tmp/wheels
-# Ray is held at the base image's version: head, workers and the orchestrator's job client must agree.
-RUN pip install /tmp/wheels/*.whl "ray[default]==2.60.0" \
+# Pinned by constraints.txt, with the Orchestrator's group (job drivers run its council code). Ray is
+# held at the base image's version: head, workers and the orchestrator's job client must agree.
+RUN pip install -c /tmp/wheels/constraints.txt "$(ls /tmp/wheels/conclave-*.whl)[orchestrator]" "ray[default]==2.60.0" \
     && rm -rf /tmp/wheels \
     && python -c "import ray, services; assert ray.__version__ == '2.60.0', ray.__version__"
-# Job drivers run the council on this node; tokenizer tables cannot be fetched once egress is denied.
-RUN python -c "import tiktoken; tiktoken.get_encoding('cl100k_base')"
 # The base image's `ray` user (uid 1000); KubeRay replaces this command with its own `ray start`.
 USER 1000
 EXPOSE 6379 8265 10001

@@ -8,10 +8,11 @@ ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm@sha256:86adf8dbadc3d6e82ee5dd2c74b
 FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 TIKTOKEN_CACHE_DIR=/opt/tiktoken
 WORKDIR /src
-COPY pyproject.toml ./
+COPY pyproject.toml constraints.txt ./
 COPY services ./services
+# Pinned by constraints.txt, and only what this image runs (the "simulator" group of pyproject.toml).
 # The cluster denies egress to the internet, so the tokenizer tables are baked in at build time.
-RUN python -m venv /opt/venv && /opt/venv/bin/pip install . \
+RUN python -m venv /opt/venv && /opt/venv/bin/pip install -c constraints.txt ".[simulator]" \
     && /opt/venv/bin/python -c "import tiktoken; tiktoken.get_encoding('cl100k_base')"
 
 FROM ${PYTHON_IMAGE} AS runtime

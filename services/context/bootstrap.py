@@ -19,8 +19,9 @@ from services.context.entrypoints.nats_consumers import consumer_specs, consumer
 from services.context.ports import Deps
 from services.gen.fleet.context.v1 import context_pb2, context_pb2_grpc
 from services.shared import grpcserver, jetstream
+from services.shared.deadletter import DeadLetters
 from services.shared.events import Event
-from services.shared.grpcserver import Worker
+from services.shared.grpcserver import Dependency, Worker
 from services.shared.settings import ContextSettings
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ class ContextApp:
     cache: ValkeyCache
     nats: NATS
     workers: list[Worker] = field(default_factory=list)
+    dependencies: list[Dependency] = field(default_factory=list)
 
     def servicer(self) -> ContextServicer:
         return ContextServicer(self.deps)
@@ -64,7 +66,8 @@ async def bootstrap(settings: ContextSettings, consumers: bool = True, consumer_
         log.warning("valkey unreachable at start; serving from neo4j until it answers")
     nc = await jetstream.connect(settings.nats_url, "conclave-context")
     js = nc.jetstream()
-    await jetstream.ensure_streams(js)
+    await jetstream.ensure_streams(js, duplicate_window_s=settings.nats_duplicate_window_s)
+    letters = await DeadLetters.open(nc, settings.dead_letter_max_inline_bytes)
 
     async def publish(event: Event) -> bool:
         return await jetstream.publish(js, event)
@@ -73,8 +76,17 @@ async def bootstrap(settings: ContextSettings, consumers: bool = True, consumer_
     log.info("context tokenizer", extra={"tokenizer": tokenizer})
     deps = Deps(graph=graph, cache=cache, publish=publish, policy=load_policy(), count=counter)
     app = ContextApp(deps, graph, cache, nc)
+
+    async def nats_up() -> bool:
+        return bool(nc.is_connected)
+
+    async def neo4j_up() -> bool:
+        await driver.verify_connectivity()
+        return True
+
+    app.dependencies = [Dependency("nats", nats_up), Dependency("neo4j", neo4j_up)]
     if consumers:
-        app.workers = consumer_workers(js, deps, consumer_specs(prefix=consumer_prefix))
+        app.workers = consumer_workers(js, deps, consumer_specs(prefix=consumer_prefix), letters=letters)
     return app
 
 
@@ -91,6 +103,7 @@ async def serve(settings: ContextSettings) -> None:
             )
         ],
         workers=app.workers,
+        dependencies=app.dependencies,
         close=app.close,
         grace_s=settings.shutdown_grace_s,
     )

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from services.context.domain.errors import InvalidArgument, NotFound
-from services.context.domain.keys import decision_key, milestone_key, required
+from services.context.domain.keys import checked, decision_key, milestone_key, required
 from services.context.domain.model import PHASES, DecisionInput, TaskItem
 from services.context.domain.scope import check_phase, check_role
 from services.context.ingest import announce
@@ -25,7 +25,8 @@ async def create_story(
     acceptance_criteria: Iterable[str] = (),
     created_by: str = "",
 ) -> bool:
-    required("story_id", story_id)
+    checked("story_id", story_id)
+    checked("actor", created_by, "created_by", required=False)
     phase = check_phase(phase or Phase.DESIGN.value)
     created = await deps.graph.create_story(
         {
@@ -53,14 +54,14 @@ async def create_task(
     description: str = "",
     depends_on: Iterable[str] = (),
 ) -> tuple[TaskItem, bool]:
-    required("story_id", story_id)
-    required("task_id", task_id)
+    checked("story_id", story_id)
+    checked("task_id", task_id)
     check_role(role)
     deps_list = sorted(set(depends_on))
     if task_id in deps_list:
         raise InvalidArgument("depends_on", "a task cannot depend on itself")
     for dep in deps_list:
-        required("depends_on", dep)
+        checked("task_id", dep, "depends_on")
     created, status, revision = await deps.graph.create_task(
         {
             "story_id": story_id,
@@ -85,6 +86,10 @@ def decision_input(
     decision_id: str = "",
 ) -> DecisionInput:
     required("decision.title", title)
+    checked("decision_id", decision_id, "decision.decision_id", required=False)
+    checked("actor", decided_by, "decision.decided_by", required=False)
+    for task in affects:
+        checked("task_id", task, "decision.affects_task_ids")
     if role:
         check_role(role)
     # A retried call without an id must not create a second decision.
@@ -99,7 +104,7 @@ async def update_context(
     milestones: Sequence[str] = (),
     summary: str = "",
 ) -> tuple[int, list[str]]:
-    required("story_id", story_id)
+    checked("story_id", story_id)
     if not decisions and not milestones and not summary:
         raise InvalidArgument("decisions", "nothing to update: decisions, milestones and summary are all empty")
     at = rfc3339(utcnow())
@@ -135,7 +140,9 @@ async def transition_phase(
     requested_by: str = "",
     event_id: str = "",
 ) -> TransitionResult:
-    required("story_id", story_id)
+    checked("story_id", story_id)
+    checked("actor", requested_by, "requested_by", required=False)
+    checked("event_id", event_id, "event_id", required=False)
     if not from_phase:
         raise InvalidArgument("from_phase", "is required")
     if not to_phase:

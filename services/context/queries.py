@@ -8,10 +8,11 @@ from dataclasses import dataclass
 
 from services.context.domain.assembly import AssembledContext, assemble, decode, encode
 from services.context.domain.errors import InvalidArgument, NotFound
-from services.context.domain.keys import required
+from services.context.domain.keys import NODE_ID_KINDS, checked
 from services.context.domain.model import NODE_KEYS, PHASES, DecisionItem, Neighbourhood, TaskItem
 from services.context.domain.scope import ScopeCheck, check_phase, check_role
 from services.context.ports import Deps
+from services.shared import ids
 from services.shared.events import Phase
 
 
@@ -30,7 +31,8 @@ def _budget(deps: Deps, budget: int, name: str = "token_budget") -> int:
 async def get_context(
     deps: Deps, story_id: str, role: str, phase: str, task_id: str = "", token_budget: int = 0
 ) -> ContextResult:
-    required("story_id", story_id)
+    checked("story_id", story_id)
+    checked("task_id", task_id, required=False)
     check_role(role)
     check_phase(phase)
     budget = _budget(deps, token_budget)
@@ -83,7 +85,7 @@ class Rehydrated:
 
 
 async def rehydrate_session(deps: Deps, story_id: str, role: str, token_budget: int = 0) -> Rehydrated:
-    required("story_id", story_id)
+    checked("story_id", story_id)
     check_role(role)
     ctx = await deps.graph.load_context(story_id)
     if ctx is None:
@@ -97,10 +99,12 @@ async def rehydrate_session(deps: Deps, story_id: str, role: str, token_budget: 
 
 
 async def get_graph_relationships(deps: Deps, node_id: str, node_label: str = "", depth: int = 0) -> Neighbourhood:
-    required("node_id", node_id)
     label = node_label or "Story"
     if label not in NODE_KEYS:
-        raise InvalidArgument("node_label", f"unknown label {label!r}; expected one of {', '.join(NODE_KEYS)}")
+        raise InvalidArgument(
+            "node_label", f"unknown label {ids.preview(label)}; expected one of {', '.join(NODE_KEYS)}"
+        )
+    checked(NODE_ID_KINDS.get(label, "node_id"), node_id, "node_id")
     if depth < 0 or depth > 3:
         raise InvalidArgument("depth", "must be between 1 and 3")
     found = await deps.graph.neighbourhood(label, node_id, depth or 1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -15,6 +16,7 @@ from services.gen.fleet.orchestrator.v1 import orchestrator_pb2, orchestrator_pb
 from services.orchestrator import handlers
 from services.orchestrator.adapters.context_client import ContextClient
 from services.orchestrator.adapters.llm_routes import RoutedLLM
+from services.orchestrator.adapters.ray_health import ray_probe
 from services.orchestrator.adapters.ray_jobs import RayJobs
 from services.orchestrator.adapters.sandbox import BwrapSandbox
 from services.orchestrator.adapters.state_kv import AdmissionLease, CouncilStore, DeliberationStore
@@ -23,6 +25,7 @@ from services.orchestrator.entrypoints.consumers import workers
 from services.orchestrator.entrypoints.grpc_servicer import OrchestratorServicer
 from services.orchestrator.ports import Deps
 from services.shared import grpcserver, jetstream, tracing
+from services.shared.deadletter import DeadLetters
 from services.shared.settings import OrchestratorSettings
 
 SERVICE_NAME = orchestrator_pb2.DESCRIPTOR.services_by_name["OrchestratorService"].full_name
@@ -62,7 +65,7 @@ class App:
 async def bootstrap(settings: OrchestratorSettings) -> App:
     """The service: streams ensured, and a default council for every role that has none."""
     app = await _wire(settings, "conclave-orchestrator")
-    await jetstream.ensure_streams(app.nc.jetstream())
+    await jetstream.ensure_streams(app.nc.jetstream(), duplicate_window_s=settings.nats_duplicate_window_s)
     if settings.default_councils:
         await handlers.ensure_default_councils(app.deps)
     return app
@@ -95,13 +98,25 @@ async def _wire(settings: OrchestratorSettings, client_name: str) -> App:
     return App(nc=nc, deps=deps)
 
 
+def _connected(nc: NATS) -> Callable[[], Awaitable[bool]]:
+    async def connected() -> bool:
+        return bool(nc.is_connected)
+
+    return connected
+
+
 async def serve(settings: OrchestratorSettings) -> None:
     app = await bootstrap(settings)
+    letters = await DeadLetters.open(app.nc, settings.dead_letter_max_inline_bytes)
     plan = grpcserver.ServerPlan(
         port=settings.grpc_port,
         metrics_port=settings.metrics_port,
         services=[grpcserver.ServiceBinding(SERVICE_NAME, app.register)],
-        workers=workers(app.nc.jetstream(), app.deps),
+        workers=workers(app.nc.jetstream(), app.deps, letters=letters),
+        dependencies=[
+            grpcserver.Dependency("nats", _connected(app.nc)),
+            grpcserver.Dependency("ray", ray_probe(settings.ray_address, settings.ray_auth_token.get_secret_value())),
+        ],
         close=app.close,
         grace_s=settings.shutdown_grace_s,
     )

@@ -14,6 +14,18 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer
 
+from services.shared.ids import (
+    Actor,
+    DeliberationId,
+    EventId,
+    OptionalPlanId,
+    OptionalStoryId,
+    PlanId,
+    StoryId,
+    TaskId,
+    lone_surrogate,
+)
+
 
 class Role(StrEnum):
     ARCHITECT = "ARCHITECT"
@@ -96,7 +108,7 @@ class Event(BaseModel):
     model_config = ConfigDict(extra="ignore", use_enum_values=False)
     subject: ClassVar[str]
 
-    event_id: str = Field(default_factory=lambda: uuid.uuid4().hex, min_length=1)
+    event_id: EventId = Field(default_factory=lambda: uuid.uuid4().hex, min_length=1)
     event_type: str = ""
     occurred_at: datetime = Field(default_factory=utcnow)
 
@@ -115,19 +127,19 @@ class Event(BaseModel):
 class PlanTask(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    task_id: str = Field(min_length=1)
+    task_id: TaskId
     role: Role
     title: str = ""
     description: str = ""
-    depends_on: list[str] = Field(default_factory=list)
+    depends_on: list[TaskId] = Field(default_factory=list)
 
 
 class PlanApproved(Event):
     subject: ClassVar[str] = PLAN_APPROVED
 
-    story_id: str = Field(min_length=1)
-    plan_id: str = Field(min_length=1)
-    approved_by: str = Field(min_length=1)
+    story_id: StoryId
+    plan_id: PlanId
+    approved_by: Actor
     roles: list[Role] = Field(min_length=1)
     timestamp: datetime = Field(default_factory=utcnow)
     plan_version: int = Field(default=1, ge=1)
@@ -140,7 +152,7 @@ class PlanApproved(Event):
 class StoryTransitioned(Event):
     subject: ClassVar[str] = STORY_TRANSITIONED
 
-    story_id: str = Field(min_length=1)
+    story_id: StoryId
     from_phase: Phase
     to_phase: Phase
     timestamp: datetime = Field(default_factory=utcnow)
@@ -222,9 +234,9 @@ class StageUsage(BaseModel):
 
 
 class DeliberationEvent(Event):
-    deliberation_id: str = Field(min_length=1)
-    story_id: str = ""
-    plan_id: str = ""
+    deliberation_id: DeliberationId
+    story_id: OptionalStoryId = ""
+    plan_id: OptionalPlanId = ""
     plan_version: int = 1
     role: Role
 
@@ -274,21 +286,36 @@ class DeliberationCancelled(DeliberationEvent):
 class ContextUpdated(Event):
     subject: ClassVar[str] = CONTEXT_UPDATED
 
-    story_id: str = Field(min_length=1)
+    story_id: StoryId
     version: str
     changes: list[str] = Field(default_factory=list)
 
 
 class DeadLetter(Event):
-    """What `dlq.<subject>` carries: the original message, untouched, and why it failed."""
+    """What `dlq.<subject>` carries: why a message failed and the message itself, byte for byte.
 
+    The original bytes are in exactly one of `payload` (valid UTF-8), `payload_b64`
+    (anything else) or `payload_object` (too large to inline: an object in the
+    DEAD_LETTER_PAYLOADS bucket). `subject` on the wire is the original subject.
+    """
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, serialize_by_alias=True)
     subject: ClassVar[str] = DLQ_PREFIX + "*"
 
-    original_subject: str
+    original_subject: str = Field(alias="subject")
     reason: str
-    payload: str
-    num_delivered: int = 1
-    stream_sequence: int = 0
+    error: str = ""
+    source_stream: str = ""
+    source_seq: int = 0
+    consumer: str = ""
+    deliveries: int = 1
+    headers: dict[str, str] = Field(default_factory=dict)
+    payload: str | None = None
+    payload_b64: str | None = None
+    payload_object: str | None = None
+    payload_bucket: str | None = None
+    payload_size: int = 0
+    payload_sha256: str = ""
 
 
 EVENT_TYPES: dict[str, type[Event]] = {
@@ -322,10 +349,16 @@ def parse_event(subject: str, data: bytes) -> Event:
         raise InvalidEvent(f"invalid JSON: {exc}") from exc
     if not isinstance(payload, dict):
         raise InvalidEvent("event must be a JSON object")
+    if (where := lone_surrogate(payload)) is not None:
+        # JSON may escape one (\ud800); no store downstream can encode it.
+        raise InvalidEvent(f"schema violation: {where or '<root>'}: lone surrogate in a string")
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
+        # Bounded: locations may hold untrusted keys, and a list may fail item by item.
+        found = exc.errors()
         errors = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join(str(p)[:40] for p in err['loc']) or '<root>'}: {err['msg'][:300]}" for err in found[:5]
         )
-        raise InvalidEvent(f"schema violation: {errors}") from exc
+        more = f"; and {len(found) - 5} more" if len(found) > 5 else ""
+        raise InvalidEvent(f"schema violation: {errors}{more}") from exc

@@ -1,5 +1,9 @@
 """Runs a grpc.aio server the same way for every service: health, reflection,
-Prometheus metrics, background workers and a bounded graceful shutdown."""
+Prometheus metrics, supervised background workers and a bounded graceful shutdown.
+
+Health: the overall "" status and each service's name report readiness (NOT_SERVING
+while a worker loop or a dependency is down); "liveness" stays SERVING while the
+process can serve at all."""
 
 from __future__ import annotations
 
@@ -7,18 +11,20 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import start_http_server
 
+from services.shared.supervision import Dependency, Readiness, Worker, name_of, supervise, watch
+
 log = logging.getLogger(__name__)
 
-Worker = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+__all__ = ["LIVENESS", "Dependency", "ServerPlan", "ServiceBinding", "Worker", "run"]
+LIVENESS = "liveness"
 
 
 @dataclass
@@ -32,8 +38,12 @@ class ServerPlan:
     port: int
     metrics_port: int
     services: Sequence[ServiceBinding]
-    # Long-running loops (e.g. NATS consumers) that must stop when `stop` is set.
+    # Long-running loops (e.g. NATS consumers) that must stop when `stop` is set; one that
+    # fails is restarted with back-off (services.shared.supervision).
     workers: Sequence[Worker] = ()
+    # Probed every `check_interval_s`; readiness is NOT_SERVING while any is down.
+    dependencies: Sequence[Dependency] = ()
+    check_interval_s: float = 2.0
     # Closes connections once RPCs and workers are done.
     close: Callable[[], Awaitable[None]] | None = None
     grace_s: float = 10.0
@@ -57,18 +67,25 @@ async def run(plan: ServerPlan, stop: asyncio.Event | None = None) -> None:
     metrics_server, _ = start_http_server(plan.metrics_port) if plan.metrics_port else (None, None)
     await server.start()
 
-    for name in ("", *names):
+    readiness_names = ("", *names)
+
+    async def announce(ready: bool) -> None:
+        status = health_pb2.HealthCheckResponse.SERVING if ready else health_pb2.HealthCheckResponse.NOT_SERVING
+        if not stop.is_set():
+            for name in readiness_names:
+                await health_servicer.set(name, status)
+
+    readiness = Readiness(announce)
+    for name in (*readiness_names, LIVENESS):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    workers = [asyncio.create_task(worker(stop)) for worker in plan.workers]
+    loops = [supervise(name_of(w, i), w, stop, readiness) for i, w in enumerate(plan.workers)]
+    if plan.dependencies:
+        loops.append(watch(plan.dependencies, stop, readiness, plan.check_interval_s))
+    workers = [asyncio.create_task(loop) for loop in loops]
     log.info("serving", extra={"port": bound, "metrics_port": plan.metrics_port, "services": names})
     plan.ready.set()
 
-    stopped = asyncio.create_task(stop.wait())
-    await asyncio.wait([stopped, *workers], return_when=asyncio.FIRST_COMPLETED)
-    for task in workers:
-        if task.done() and task.exception():
-            log.error("worker died, shutting down", exc_info=task.exception())
-    stop.set()
+    await stop.wait()
 
     log.info("shutting down", extra={"grace_s": plan.grace_s})
     await health_servicer.enter_graceful_shutdown()

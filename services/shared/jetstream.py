@@ -18,37 +18,34 @@ from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from services.shared import tracing
-from services.shared.events import (
-    STREAMS,
-    DeadLetter,
-    Event,
-    InvalidEvent,
-    StreamSpec,
-    dead_letter_subject,
-    parse_event,
-)
+from services.shared.deadletter import DeadLetters
+from services.shared.events import STREAMS, Event, InvalidEvent, StreamSpec, parse_event
 
 log = logging.getLogger(__name__)
+# Below the server's default max_payload (1 MiB) with room for the letter's envelope.
+DEFAULT_MAX_INLINE_BYTES = 512 * 1024
 
 
 async def connect(url: str, name: str) -> NATS:
     return await nats.connect(url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=1)
 
 
-def _stream_config(spec: StreamSpec) -> StreamConfig:
+def _stream_config(spec: StreamSpec, duplicate_window_s: float | None = None) -> StreamConfig:
     return StreamConfig(
         name=spec.name,
         subjects=list(spec.subjects),
         storage=StorageType.FILE,
         max_age=spec.max_age_s,
-        duplicate_window=spec.duplicate_window_s,
+        duplicate_window=duplicate_window_s or spec.duplicate_window_s,
     )
 
 
-async def ensure_streams(js: JetStreamContext, specs: Sequence[StreamSpec] = STREAMS) -> None:
+async def ensure_streams(
+    js: JetStreamContext, specs: Sequence[StreamSpec] = STREAMS, duplicate_window_s: float | None = None
+) -> None:
     """Create each stream, or update it in place when its configuration differs."""
     for spec in specs:
-        wanted = _stream_config(spec)
+        wanted = _stream_config(spec, duplicate_window_s)
         try:
             info = await js.stream_info(spec.name)
         except NotFoundError:
@@ -71,22 +68,6 @@ async def publish(js: JetStreamContext, event: Event, subject: str | None = None
     headers = tracing.inject({"Nats-Msg-Id": event.event_id})
     ack = await js.publish(subject or event.subject, event.to_bytes(), headers=headers)
     return not ack.duplicate
-
-
-async def dead_letter(js: JetStreamContext, msg: Msg, reason: str) -> None:
-    """Copy a message to dlq.<subject> with the reason, then terminate it."""
-    meta = msg.metadata
-    letter = DeadLetter(
-        event_id=f"dead-letter:{meta.stream}:{meta.sequence.stream}",
-        original_subject=msg.subject,
-        reason=reason,
-        payload=msg.data.decode("utf-8", errors="replace"),
-        num_delivered=meta.num_delivered,
-        stream_sequence=meta.sequence.stream,
-    )
-    await publish(js, letter, subject=dead_letter_subject(msg.subject))
-    await msg.term()
-    log.warning("dead-lettered", extra={"subject": msg.subject, "reason": reason})
 
 
 BatchHandler = Callable[[list[Event]], Awaitable[None]]
@@ -118,15 +99,23 @@ class ConsumerSpec:
         return self.backoff_s[min(num_delivered, len(self.backoff_s)) - 1]
 
 
-async def _retry_or_dead_letter(js: JetStreamContext, spec: ConsumerSpec, msg: Msg, error: Exception) -> None:
+async def _retry_or_dead_letter(letters: DeadLetters, spec: ConsumerSpec, msg: Msg, error: Exception) -> None:
     delivered = msg.metadata.num_delivered
     if delivered >= spec.max_deliver:
-        await dead_letter(js, msg, f"exhausted {delivered} deliveries: {error!r}")
+        await letters.send(msg, f"exhausted {delivered} deliveries", repr(error))
     else:
         await msg.nak(delay=spec.delay_for(delivered))
 
 
-async def process_batch(js: JetStreamContext, spec: ConsumerSpec, msgs: list[Msg], handler: BatchHandler) -> None:
+async def _dead_letter_or_retry(letters: DeadLetters, spec: ConsumerSpec, msg: Msg, error: Exception) -> None:
+    """An event the handler rejects as invalid is dead-lettered at once; anything else is retried."""
+    if isinstance(error, InvalidEvent):
+        await letters.send(msg, str(error), "InvalidEvent")
+    else:
+        await _retry_or_dead_letter(letters, spec, msg, error)
+
+
+async def process_batch(letters: DeadLetters, spec: ConsumerSpec, msgs: list[Msg], handler: BatchHandler) -> None:
     """Dead-letter what cannot parse, handle the rest in one call, ack after it returns.
 
     When the batch fails, each message is retried alone so that one poison event
@@ -137,7 +126,7 @@ async def process_batch(js: JetStreamContext, spec: ConsumerSpec, msgs: list[Msg
         try:
             good.append((msg, parse_event(msg.subject, msg.data)))
         except InvalidEvent as exc:
-            await dead_letter(js, msg, str(exc))
+            await letters.send(msg, str(exc), "InvalidEvent")
     if not good:
         return
     try:
@@ -145,16 +134,14 @@ async def process_batch(js: JetStreamContext, spec: ConsumerSpec, msgs: list[Msg
             await handler([event for _, event in good])
     except Exception as batch_error:
         if len(good) == 1:
-            await _retry_or_dead_letter(js, spec, good[0][0], batch_error)
+            await _dead_letter_or_retry(letters, spec, good[0][0], batch_error)
             return
         log.warning("batch failed, retrying one by one", extra={"error": repr(batch_error)})
         for msg, event in good:
             try:
                 await handler([event])
-            except InvalidEvent as exc:
-                await dead_letter(js, msg, str(exc))
             except Exception as exc:
-                await _retry_or_dead_letter(js, spec, msg, exc)
+                await _dead_letter_or_retry(letters, spec, msg, exc)
             else:
                 await msg.ack()
         return
@@ -173,9 +160,14 @@ def _consume_span(spec: ConsumerSpec, msgs: list[Msg]) -> AbstractContextManager
 
 
 async def run_consumer(
-    js: JetStreamContext, spec: ConsumerSpec, handler: BatchHandler, stop: asyncio.Event
+    js: JetStreamContext,
+    spec: ConsumerSpec,
+    handler: BatchHandler,
+    stop: asyncio.Event,
+    letters: DeadLetters | None = None,
 ) -> None:
     """Pull batches until `stop` is set; the batch in hand is always finished."""
+    letters = letters or DeadLetters(js, DEFAULT_MAX_INLINE_BYTES)
     sub = await js.pull_subscribe(spec.subject, durable=spec.durable, stream=spec.stream, config=spec.config())
     try:
         while not stop.is_set():
@@ -183,6 +175,6 @@ async def run_consumer(
                 msgs = await sub.fetch(spec.batch_size, timeout=spec.fetch_timeout_s)
             except TimeoutError:
                 continue
-            await process_batch(js, spec, msgs, handler)
+            await process_batch(letters, spec, msgs, handler)
     finally:
         await sub.unsubscribe()

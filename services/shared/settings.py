@@ -19,6 +19,12 @@ class CommonSettings(BaseSettings):
     log_level: str = "INFO"
     # Bounded graceful shutdown: stop pulling, finish in-flight work, then close.
     shutdown_grace_s: float = 10.0
+    # A dead letter larger than this keeps its payload in the DEAD_LETTER_PAYLOADS object
+    # store; checked at start against the server's max_payload.
+    dead_letter_max_inline_bytes: int = Field(default=512 * 1024, ge=1024)
+    # Nats-Msg-Id repeats inside this window are dropped by JetStream; later ones reach
+    # the idempotent handlers.
+    nats_duplicate_window_s: float = Field(default=120.0, gt=0)
 
 
 class ContextSettings(CommonSettings):

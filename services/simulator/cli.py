@@ -11,9 +11,7 @@ import sys
 from typing import Annotated, Any
 
 import typer
-from aiohttp import web
 
-from services.simulator.app import create_app
 from services.simulator.settings import SimSettings
 
 app = typer.Typer(help="OpenAI-compatible model simulator (NOT a real model).", no_args_is_help=True)
@@ -74,6 +72,11 @@ def serve(
 
 
 def _run(settings: SimSettings, *, reuse_port: bool) -> None:
+    # Imported here: only the simulator image carries aiohttp; every image loads this CLI.
+    from aiohttp import web
+
+    from services.simulator.app import create_app
+
     web.run_app(
         create_app(settings),
         host=settings.host,

@@ -27,6 +27,10 @@ class StackConfig(BaseSettings):
 
     nats_port: int = 4222
     nats_monitor_port: int = 8222
+    # How often JetStream fsyncs its files: "always" (every write, before the ack) or a
+    # duration such as "1s" or "2m" (the server's default; acked writes inside it can be
+    # lost to a power failure). bench/context_ingest.py measures what each choice costs.
+    nats_sync_interval: str = Field(default="always", pattern=r"^(always|[1-9][0-9]*(ms|s|m|h))$")
     valkey_port: int = 6379
     neo4j_bolt_port: int = 7687
     neo4j_user: str = "neo4j"

@@ -42,9 +42,32 @@ def proc_start_time(pid: int) -> str | None:
 _children: dict[int, subprocess.Popen[bytes]] = {}
 
 
+# A restarted server appends to its log, so the traceback of the crash that made it restart
+# survives; past this size the log moves to <log>.1 (and .1 to .2, ...), keeping LOG_KEEP.
+LOG_MAX_BYTES = 20 * 1024 * 1024
+LOG_KEEP = 3
+
+
+def rotate(log: Path, max_bytes: int = LOG_MAX_BYTES, keep: int = LOG_KEEP) -> None:
+    try:
+        if log.stat().st_size < max_bytes:
+            return
+    except FileNotFoundError:
+        return
+    for i in range(keep - 1, 0, -1):
+        older = log.with_name(f"{log.name}.{i}")
+        if older.exists():
+            older.replace(log.with_name(f"{log.name}.{i + 1}"))
+    log.replace(log.with_name(f"{log.name}.1"))
+
+
 def spawn(argv: Sequence[str], env: Mapping[str, str], log: Path, cwd: Path | None = None) -> int:
+    """Start `argv` in a session of its own, appending its output to `log` after a start marker."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "wb") as out:
+    with open(log, "ab") as out:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+        out.write(f"\n===== {stamp} UTC: starting {Path(argv[0]).name} =====\n".encode())
+        out.flush()
         proc = subprocess.Popen(
             list(argv),
             env=dict(env),

@@ -7,7 +7,7 @@ from pathlib import Path
 from services.stack import ports, process
 from services.stack.config import StackConfig
 from services.stack.process import Record, RecordStore
-from services.stack.servers.base import Server, StackError
+from services.stack.servers.base import Health, Server, StackError
 
 
 @dataclass
@@ -50,23 +50,33 @@ def _status(server: Server, cfg: StackConfig, record: Record, reused: bool) -> S
     )
 
 
-def _logged(log: Path | None, line: str) -> bool:
+def _logged(log: Path | None, line: str, offset: int = 0) -> bool:
+    """Whether `line` was logged after `offset`: earlier runs' lines in the same log do not count."""
     if log is None or not line:
         return True
     try:
-        return line in log.read_text(errors="replace")
+        with open(log, "rb") as f:
+            f.seek(offset)
+            return line in f.read().decode(errors="replace")
     except OSError:
         return False
 
 
-def _wait_healthy(server: Server, cfg: StackConfig, pid: int, timeout: float, log: Path | None = None) -> str | None:
-    """None once healthy (and, for a fresh start, its ready line logged), else why not."""
+def _wait_healthy(
+    server: Server, cfg: StackConfig, pid: int, timeout: float, log: Path | None = None, offset: int = 0
+) -> str | None:
+    """None once healthy (and, for a fresh start, its ready line logged after `offset`), else why not."""
     deadline = time.monotonic() + timeout
     while True:
         if not process.alive(pid):
             return "process exited"
-        health = server.probe(cfg)
-        if health.ok and ports.owns_port(pid, server.port(cfg)) and _logged(log, server.ready_line):
+        # Probed only once its ready line is out: Neo4j, probed while it still sets its initial
+        # password, locks the user out after repeated authentication failures.
+        if _logged(log, server.ready_line, offset):
+            health = server.probe(cfg)
+        else:
+            health = Health(False, detail="starting: ready line not logged yet")
+        if health.ok and ports.owns_port(pid, server.port(cfg)):
             return None
         if health.ok:
             health.detail = f"port {server.port(cfg)} answers but is held by a process outside this stack"
@@ -88,11 +98,13 @@ def ensure(server: Server, cfg: StackConfig) -> ServerStatus:
     began = time.monotonic()
     launch = server.launch(cfg, log)
     prepared = time.monotonic()
+    process.rotate(log)
+    offset = log.stat().st_size if log.exists() else 0
     pid = process.spawn(launch.argv, launch.env, log, launch.cwd)
     record = Record(pid, process.proc_start_time(pid) or "", time.time(), note=launch.note)
     record.prepare_seconds = round(prepared - began, 2)
     records.save(server.name, record)
-    failure = _wait_healthy(server, cfg, pid, server.start_timeout(cfg), log)
+    failure = _wait_healthy(server, cfg, pid, server.start_timeout(cfg), log, offset)
     if failure is not None:
         process.stop(pid, cfg.stop_timeout)
         records.forget(server.name)

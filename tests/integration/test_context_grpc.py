@@ -207,7 +207,12 @@ async def test_graph_relationships_are_depth_bounded(live: LiveContext) -> None:
 
 async def test_hostile_strings_round_trip_verbatim(live: LiveContext) -> None:
     story_id = await story(live, description=NASTY)
-    task_id = f"{story_id}-{{weird}}'\"`"
+    # Ids follow the one id rule (services/shared/ids.py); free text goes through verbatim.
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        weird = f"{story_id}-{{weird}}'\"`"
+        await live.stub.CreateTask(pb.CreateTaskRequest(story_id=story_id, task_id=weird, role=pb.QA))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "task_id" in (caught.value.details() or "")
+    task_id = f"{story_id}-weird.task_1"
     await live.stub.CreateTask(
         pb.CreateTaskRequest(story_id=story_id, task_id=task_id, role=pb.QA, title=NASTY, description=NASTY)
     )

@@ -87,7 +87,10 @@ def image_argv(dockerfile: str, command: list[str] | None = None, args: list[str
 
 
 def declared_dependencies() -> set[str]:
-    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    """The runtime dependencies: the base list and every image's group (not dev tooling)."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    groups = [deps for name, deps in project["optional-dependencies"].items() if name != "dev"]
+    deps = [*project["dependencies"], *(d for group in groups for d in group)]
     return {re.match(r"[A-Za-z0-9_.-]+", d)[0].lower() for d in deps}  # type: ignore[index]
 
 

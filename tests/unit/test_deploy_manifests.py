@@ -270,6 +270,9 @@ def test_service_deployments_are_hardened(overlay: str, service: str, grpc_port:
     assert deploy["spec"]["replicas"] == 2
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert c[probe]["grpc"]["port"] == grpc_port, f"{probe} must be a native gRPC probe"
+    # Readiness follows loops and dependencies (""), liveness only the process (services/shared/grpcserver.py).
+    assert c["readinessProbe"]["grpc"].get("service", "") == ""
+    assert c["livenessProbe"]["grpc"]["service"] == c["startupProbe"]["grpc"]["service"] == "liveness"
     assert {"name": "grpc", "containerPort": grpc_port} in c["ports"]
     for bound in ("requests", "limits"):
         assert {"cpu", "memory"} <= set(c["resources"][bound])
@@ -375,7 +378,11 @@ def test_nats_keeps_jetstream_on_a_volume_and_streams_job_exists(overlay: str) -
     nats = one(docs, "StatefulSet", "nats")
     (c,) = nats["spec"]["template"]["spec"]["containers"]
     assert "--jetstream" in c["args"] and "--store_dir=/data" in c["args"]
-    assert [m["mountPath"] for m in c["volumeMounts"]] == ["/data"]
+    assert [m["mountPath"] for m in c["volumeMounts"]] == ["/data", "/etc/nats"]
+    # Durability on purpose: an explicit fsync policy, not the server's 2-minute default.
+    assert "--config=/etc/nats/nats.conf" in c["args"]
+    conf = one(docs, "ConfigMap", "nats-config")["data"]["nats.conf"]
+    assert re.search(r'sync_interval:\s*"?(always|\d+(ms|s))"?', conf), conf
     assert [t["metadata"]["name"] for t in nats["spec"]["volumeClaimTemplates"]] == ["data"]
     (job,) = one(docs, "Job", "conclave-streams")["spec"]["template"]["spec"]["containers"]
     assert job["args"] == ["streams", "ensure"]

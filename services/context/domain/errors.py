@@ -17,6 +17,8 @@ class InvalidArgument(ContextError):
 
 class NotFound(ContextError):
     def __init__(self, what: str, key: str) -> None:
-        super().__init__(f"{what} {key!r} not found")
+        # A short prefix only: the key is untrusted and may be huge.
+        shown = repr(key[:32]) + (f"... ({len(key)} chars)" if len(key) > 32 else "")
+        super().__init__(f"{what} {shown} not found")
         self.what = what
         self.key = key

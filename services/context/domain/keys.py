@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 
 from services.context.domain.errors import InvalidArgument
+from services.shared import ids
 
 MAX_ID = 200
 
@@ -16,6 +17,18 @@ def required(name: str, value: str) -> str:
     if len(value) > MAX_ID:
         raise InvalidArgument(name, f"is longer than {MAX_ID} characters")
     return value
+
+
+def checked(kind: str, value: str, name: str | None = None, required: bool = True) -> str:
+    """The shared rule for this kind of id (services/shared/ids.py), as InvalidArgument."""
+    try:
+        return ids.check(kind, value, name) if required else ids.optional(kind, value, name)
+    except ids.InvalidId as exc:
+        raise InvalidArgument(exc.field, exc.message) from None
+
+
+# GetGraphRelationships keys: most labels by an id, actors by name, audit nodes by event id.
+NODE_ID_KINDS = {"Actor": "actor", "PlanApproval": "event_id", "PhaseTransition": "event_id", "Decision": "decision_id"}
 
 
 def decision_key(story_id: str, role: str, title: str) -> str:

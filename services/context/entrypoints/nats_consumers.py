@@ -13,6 +13,7 @@ from nats.js.client import JetStreamContext
 
 from services.context import ingest
 from services.context.ports import Deps
+from services.shared.deadletter import DeadLetters
 from services.shared.events import (
     DELIBERATION_EVENTS,
     PLAN_APPROVED,
@@ -25,6 +26,7 @@ from services.shared.events import (
 )
 from services.shared.grpcserver import Worker
 from services.shared.jetstream import BatchHandler, ConsumerSpec, run_consumer
+from services.shared.supervision import named
 
 DELIBERATIONS = DELIBERATION_EVENTS
 
@@ -61,18 +63,22 @@ def batch_handler(deps: Deps) -> BatchHandler:
 
 
 def consumer_workers(
-    js: JetStreamContext, deps: Deps, specs: Sequence[ConsumerSpec], plan_workers: int = 2
+    js: JetStreamContext,
+    deps: Deps,
+    specs: Sequence[ConsumerSpec],
+    plan_workers: int = 2,
+    letters: DeadLetters | None = None,
 ) -> list[Worker]:
     """One pull loop per consumer, and `plan_workers` loops sharing the plan-approved
     durable: while one batch commits in Neo4j the next is fetched and parsed. Plan
     approvals are order-free (idempotent MERGEs); transitions keep a single loop."""
     handle = batch_handler(deps)
 
-    def worker(spec: ConsumerSpec) -> Worker:
-        return lambda stop: run_consumer(js, spec, handle, stop)
+    def worker(spec: ConsumerSpec, copy: int) -> Worker:
+        return named(f"{spec.durable}#{copy}", lambda stop: run_consumer(js, spec, handle, stop, letters))
 
     workers = []
     for spec in specs:
         copies = plan_workers if spec.subject == PLAN_APPROVED else 1
-        workers += [worker(spec) for _ in range(copies)]
+        workers += [worker(spec, i) for i in range(copies)]
     return workers

@@ -15,7 +15,9 @@ from services.orchestrator.entrypoints import metrics
 from services.orchestrator.housekeeping import housekeep
 from services.orchestrator.ports import Deps
 from services.shared import events, jetstream
+from services.shared.deadletter import DeadLetters
 from services.shared.grpcserver import Worker
+from services.shared.supervision import named
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +35,16 @@ OUTCOMES = jetstream.ConsumerSpec(
 )
 
 
-def workers(js: JetStreamContext, deps: Deps, housekeeping_s: float = 5.0) -> list[Worker]:
+def workers(
+    js: JetStreamContext, deps: Deps, housekeeping_s: float = 5.0, letters: DeadLetters | None = None
+) -> list[Worker]:
     def one_by_one(spec: jetstream.ConsumerSpec, handle: Callable[[Any], Awaitable[None]]) -> Worker:
         # Dispatch and outcome handlers are idempotent per event; a batch only saves round trips.
         async def batch(events_: list[events.Event]) -> None:
             for event in events_:
                 await handle(event)
 
-        return lambda stop: jetstream.run_consumer(js, spec, batch, stop)
+        return named(spec.durable, lambda stop: jetstream.run_consumer(js, spec, batch, stop, letters))
 
     async def housekeeping(stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -55,5 +59,5 @@ def workers(js: JetStreamContext, deps: Deps, housekeeping_s: float = 5.0) -> li
     return [
         one_by_one(PLANS, lambda e: handlers.dispatch_plan(deps, e)),
         one_by_one(OUTCOMES, lambda e: handlers.record_outcome(deps, e)),
-        housekeeping,
+        named("housekeeping", housekeeping),
     ]

@@ -16,7 +16,7 @@ from services.orchestrator.domain.model import (
 )
 from services.orchestrator.domain.tracking import DeliberationRecord
 from services.orchestrator.domain.validation import new_request
-from services.shared import events
+from services.shared import events, ids
 
 PROGRESS_KINDS = {
     "stage_started": pb.ProgressEvent.STAGE_STARTED,
@@ -45,7 +45,7 @@ def request_of(message: pb.DeliberateRequest, council: Council | None, field: st
         num_agents=num_agents,
         rubric_weights=dict(constraints.rubric_weights) or None,
         context=constraints.context,
-        deliberation_id=message.deliberation_id or None,
+        deliberation_id=ids.optional("deliberation_id", message.deliberation_id, f"{field}deliberation_id") or None,
     )
 
 
@@ -115,8 +115,7 @@ def council(c: Council) -> pb.Council:
 
 
 def agent_of(message: pb.Agent, role: Role, field: str = "agent") -> AgentSpec:
-    if not message.agent_id.strip():
-        raise ValidationError(f"{field}.agent_id", "must not be empty")
+    ids.check("agent_id", message.agent_id, f"{field}.agent_id")
     if not 0.0 <= message.temperature <= 2.0:
         raise ValidationError(f"{field}.temperature", "must be between 0 and 2")
     return AgentSpec(
@@ -132,7 +131,9 @@ def council_role(council_id: str, field: str = "council_id") -> Role:
     try:
         return Role(council_id.strip().upper())
     except ValueError:
-        raise ValidationError(field, f"unknown council {council_id!r}; councils are named by role") from None
+        raise ValidationError(
+            field, f"unknown council {ids.preview(council_id)}; councils are named by role"
+        ) from None
 
 
 def record(r: DeliberationRecord) -> pb.DeliberationRecord:

@@ -20,6 +20,7 @@ from services.orchestrator.domain.llm import LLMError, wait_listener
 from services.orchestrator.domain.model import ProgressEvent
 from services.orchestrator.entrypoints import grpc_mapping as m
 from services.orchestrator.ports import Deps
+from services.shared import ids
 
 R = TypeVar("R")
 HEARTBEAT_S = 4.0
@@ -30,6 +31,7 @@ CHAIR_OUTCOMES = {"select": pb.OrchestrateResponse.SELECTED, "synthesize": pb.Or
 def status_of(exc: BaseException) -> grpc.StatusCode | None:
     return {
         ValidationError: grpc.StatusCode.INVALID_ARGUMENT,
+        ids.InvalidId: grpc.StatusCode.INVALID_ARGUMENT,
         NotFound: grpc.StatusCode.NOT_FOUND,
         AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
         CouncilFailed: grpc.StatusCode.ABORTED,
@@ -42,7 +44,7 @@ def _status(method: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> R:
         try:
             return await method(self, request, context)
-        except (ValidationError, NotFound, AlreadyExists, CouncilFailed, LLMError) as exc:
+        except (ValidationError, ids.InvalidId, NotFound, AlreadyExists, CouncilFailed, LLMError) as exc:
             code = status_of(exc)
             assert code is not None
             await context.abort(code, str(exc))
@@ -138,12 +140,12 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
     async def GetDeliberationResult(
         self, request: pb.GetDeliberationResultRequest, context: Any
     ) -> pb.DeliberationRecord:
-        _required("deliberation_id", request.deliberation_id)
+        ids.check("deliberation_id", request.deliberation_id)
         return m.record(await queries.get_deliberation(self.deps, request.deliberation_id))
 
     @_status
     async def CancelDeliberation(self, request: pb.CancelDeliberationRequest, context: Any) -> pb.DeliberationRecord:
-        _required("deliberation_id", request.deliberation_id)
+        ids.check("deliberation_id", request.deliberation_id)
         return m.record(await handlers.cancel(self.deps, request.deliberation_id, request.reason))
 
     @_status
@@ -171,7 +173,7 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
 
     @_status
     async def UnregisterAgent(self, request: pb.UnregisterAgentRequest, context: Any) -> pb.Council:
-        _required("agent_id", request.agent_id)
+        ids.check("agent_id", request.agent_id)
         role = m.council_role(request.council_id)
         return m.council(await handlers.unregister_agent(self.deps, role, request.agent_id))
 
@@ -193,8 +195,3 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
             per_job_llm_in_flight=summary.budget.per_job_in_flight,
             open=[m.open_deliberation(r, queue.at) for r in queue.open],
         )
-
-
-def _required(field: str, value: str) -> None:
-    if not value.strip():
-        raise ValidationError(field, "must not be empty")

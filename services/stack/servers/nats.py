@@ -8,6 +8,15 @@ from services.stack.config import StackConfig
 from services.stack.servers.base import Health, Launch, Server, base_env, tool
 
 
+def config_text(sync_interval: str) -> str:
+    """The settings the command line cannot carry (deploy/k8s/base/nats.yaml holds the same)."""
+    return (
+        "# Written by `conclave stack up` from CONCLAVE_STACK_NATS_SYNC_INTERVAL; edits are overwritten.\n"
+        "max_payload: 1048576\n"
+        f'jetstream {{\n  sync_interval: "{sync_interval}"\n}}\n'
+    )
+
+
 class Nats(Server):
     name = "nats"
 
@@ -15,8 +24,12 @@ class Nats(Server):
         return cfg.nats_port
 
     def launch(self, cfg: StackConfig, log: Path) -> Launch:
+        conf = cfg.path("run", "nats.conf")
+        conf.parent.mkdir(parents=True, exist_ok=True)
+        conf.write_text(config_text(cfg.nats_sync_interval))
         argv = [
             tool(cfg, "nats-server"),
+            "-c", str(conf),
             "-js",
             "-sd", str(self.data_dir(cfg)),
             "-p", str(cfg.nats_port),

@@ -3,9 +3,6 @@
 import shutil
 from pathlib import Path
 
-import neo4j
-from neo4j.exceptions import Neo4jError
-
 from services.stack.config import StackConfig
 from services.stack.servers.base import Health, Launch, Server, StackError, base_env
 from services.stack.servers.neo4j_build import classpath, ensure_built
@@ -34,6 +31,10 @@ class Neo4j(Server):
         return Launch(argv, base_env(NEO4J_PASSWORD=cfg.neo4j_password), note=note)
 
     def probe(self, cfg: StackConfig) -> Health:
+        # Imported here: the `conclave` CLI of a service image that has no Neo4j driver still loads.
+        import neo4j
+        from neo4j.exceptions import Neo4jError
+
         uri = f"bolt://127.0.0.1:{cfg.neo4j_bolt_port}"
         try:
             with neo4j.GraphDatabase.driver(

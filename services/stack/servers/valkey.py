@@ -2,8 +2,6 @@
 
 from pathlib import Path
 
-import redis
-
 from services.stack.config import StackConfig
 from services.stack.servers.base import Health, Launch, Server, base_env
 from services.stack.servers.valkey_install import find_or_install
@@ -31,6 +29,8 @@ class Valkey(Server):
         return Launch(argv, base_env(), note=FALLBACK_NOTE if fallback else "")
 
     def probe(self, cfg: StackConfig) -> Health:
+        import redis  # here: the `conclave` CLI of an image without the client still loads
+
         client = redis.Redis(host="127.0.0.1", port=cfg.valkey_port, socket_timeout=2, socket_connect_timeout=2)
         try:
             client.ping()
