@@ -34,7 +34,7 @@ ENV_NAMES = (
 
 def stack_env(cfg: StackConfig) -> dict[str, str]:
     """The settings' environment variables for a stack on these ports."""
-    return {
+    env = {
         "NATS_URL": f"nats://127.0.0.1:{cfg.nats_port}",
         "NEO4J_URI": f"bolt://127.0.0.1:{cfg.neo4j_bolt_port}",
         "NEO4J_USER": cfg.neo4j_user,
@@ -53,6 +53,11 @@ def stack_env(cfg: StackConfig) -> dict[str, str]:
         # Spans of every service and Ray job, for `conclave trace` (no OTLP collector runs locally).
         "CONCLAVE_TRACE_FILE": str(cfg.path("traces", "spans.jsonl")),
     }
+    if cfg.real_model:
+        # A CPU model queues a council's calls behind its few slots: a first token can be minutes
+        # away (SmolLM2 on two busy cores missed the 30 s default), which is waiting, not failure.
+        env |= {"LLM_FIRST_TOKEN_TIMEOUT_S": "600", "LLM_TOTAL_TIMEOUT_S": "1800"}
+    return env
 
 
 SERVERS: list[Server] = [Nats(), Valkey(), Neo4j(), RayHead(), Simulator(), Llama()]

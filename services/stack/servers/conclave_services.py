@@ -38,7 +38,8 @@ class ConclaveService(Server):
 
     def config_key(self, cfg: StackConfig) -> str:
         env = self.stack_env(cfg)
-        return " ".join(env[name] for name in ("VLLM_URL", "VLLM_MODEL", "LLM_MAX_ANSWER_TOKENS"))
+        names = ("VLLM_URL", "VLLM_MODEL", "LLM_MAX_ANSWER_TOKENS", "LLM_FIRST_TOKEN_TIMEOUT_S")
+        return " ".join(env.get(name, "") for name in names)
 
     def launch(self, cfg: StackConfig, log: Path) -> Launch:
         grpc_port, metrics_port = self.ports(cfg)
