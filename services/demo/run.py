@@ -145,7 +145,7 @@ async def demo(timeout_s: float, agents: int = 0) -> int:
                 await jetstream.publish(js, plan)
             finished = await following
             wall = time.monotonic() - began
-            calls = tokens = repaired = excluded = 0
+            calls = tokens = repaired = excluded = won = 0
             for role in plan.roles:
                 did = finished.get(role.value)
                 if did is None:
@@ -154,6 +154,7 @@ async def demo(timeout_s: float, agents: int = 0) -> int:
                 record = await stub.GetDeliberationResult(opb.GetDeliberationResultRequest(deliberation_id=did))
                 if record.HasField("result"):
                     show_result(record.result)
+                    won += 1
                     usage = record.result.usage
                     calls += usage.llm_calls
                     tokens += usage.completion_tokens
@@ -161,7 +162,7 @@ async def demo(timeout_s: float, agents: int = 0) -> int:
                     excluded += usage.excluded_answers
                 else:
                     console.print(f"[red]{role.value}: {opb.DeliberationState.Name(record.state)}: {record.reason}")
-            console.print(f"[bold]{len(finished)}/{len(plan.roles)} roles in {wall:.0f}s wall: {calls} LLM calls, "
+            console.print(f"[bold]{won}/{len(plan.roles)} roles with a winner in {wall:.0f}s wall: {calls} LLM calls, "
                           f"{tokens} completion tokens ({tokens / max(wall, 1e-9):.1f} tokens/s across the councils), "
                           f"{repaired} reviews repaired, {excluded} excluded[/]")
         await asyncio.sleep(1.0)  # the Context service records the last decisions
@@ -171,7 +172,7 @@ async def demo(timeout_s: float, agents: int = 0) -> int:
         tracing.shutdown()
     console.print(f"\nThe whole trace, from this publish to each Decision: `conclave trace {plan.story_id}`.")
     console.print("The stack is still running: `make down` (or `conclave stack down`) stops it.")
-    return 0 if len(finished) == len(plan.roles) else 1
+    return 0 if won == len(plan.roles) else 1
 
 
 def register(app: typer.Typer) -> None:
