@@ -107,13 +107,13 @@ async def test_cancelling_a_call_frees_the_servers_slot(real_model: RealModel) -
 
 
 async def test_first_token_and_total_timeouts_on_requests_that_really_run_long(real_model: RealModel) -> None:
-    # ~800 fresh prompt tokens take the CPU about a second before any token; 0.2 s cannot be met.
-    # (Small enough that the server, which notices a closed connection between batches, frees
-    # the slot soon after.)
-    first = LLMSettings(**llm_settings(real_model, llm_first_token_timeout_s=0.2))
+    # ~300 fresh prompt tokens keep the CPU busy for most of a second before any token; 0.1 s
+    # cannot be met. (Small, because the server notices a closed connection only once the
+    # prompt's batch is done: 1,160 tokens held a slot for 107 s on two cores under load.)
+    first = LLMSettings(**llm_settings(real_model, llm_first_token_timeout_s=0.1))
     async with OpenAILLM(first) as llm:
         with pytest.raises(LLMError, match="first_token_timeout"):
-            await llm.chat(ask(fresh_long_prompt(600)))
+            await llm.chat(ask(fresh_long_prompt(150)))
     assert await asyncio.to_thread(real_model.until_idle, 90) == 0
     # Tokens flow from the start, but 2000 of them cannot finish in 2 s.
     total = LLMSettings(**llm_settings(real_model, llm_total_timeout_s=2.0))
