@@ -115,11 +115,13 @@ async def test_first_token_and_total_timeouts_on_requests_that_really_run_long(r
         with pytest.raises(LLMError, match="first_token_timeout"):
             await llm.chat(ask(fresh_long_prompt(150)))
     assert await asyncio.to_thread(real_model.until_idle, 90) == 0
-    # Tokens flow from the start, but 2000 of them cannot finish in 2 s.
-    total = LLMSettings(**llm_settings(real_model, llm_total_timeout_s=2.0))
+    # A fresh ~800-token prompt keeps the server busy for seconds; the total deadline of 0.5 s
+    # ends the call while the first-token deadline (120 s) is still far off. (A generation
+    # asked to run long may stop early on its own, so the long part is the prompt.)
+    total = LLMSettings(**llm_settings(real_model, llm_total_timeout_s=0.5))
     async with OpenAILLM(total) as llm:
         with pytest.raises(LLMError, match="total timeout"):
-            await llm.chat(ask("Count from one to a thousand in words.", max_tokens=2000))
+            await llm.chat(ask(fresh_long_prompt(400)))
     assert await asyncio.to_thread(real_model.until_idle, 90) == 0
 
 
