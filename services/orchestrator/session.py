@@ -23,9 +23,9 @@ from services.orchestrator.domain.model import (
     StageUsage,
 )
 from services.orchestrator.domain.prompts import repair_message
+from services.orchestrator.domain.repair import refusal
 from services.orchestrator.domain.sandbox import SandboxPort
 from services.orchestrator.domain.selection import DEFAULT, SelectionPolicy
-from services.orchestrator.domain.repair import refusal
 from services.shared.tracing import tracer
 
 OnEvent = Callable[[ProgressEvent], Awaitable[None]]
