@@ -187,8 +187,8 @@ async def test_a_complete_k2_r0_deliberation_on_the_real_model(real_model: RealM
     async with OpenAILLM(LLMSettings(**llm_settings(real_model))) as llm:
         result = await deliberate(llm, request)
     assert result.winner.agent_id and len(result.candidates) == 2
-    # 2K calls, plus one per repair (an excluded review may have had one).
-    assert 4 <= result.total.calls <= 4 + result.repaired_answers + len(result.excluded_reviews)
+    # At least 2K calls (drafts and reviews); repairs and a referee for a close call add more.
+    assert result.total.calls >= 4 and result.total.failed_calls == 0
     print(
         f"\nREAL MODEL K=2 R=0: {result.total.calls} calls, {result.total.completion_tokens} completion tokens, "
         f"{result.duration_ms / 1000:.1f}s, repaired {result.repaired_answers}, "
