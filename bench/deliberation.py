@@ -21,8 +21,11 @@ Measured:
    prefix caching can serve: per call, the longest prefix already sent by an earlier call of the
    same deliberation (`prefix_cache_share`).
 
+5. on a REAL model (llama.cpp serving SmolLM2-135M, bench/real_model.py), one council K=3, R=1:
+   the prompt tokens the server says it served from its cache next to the strict share.
+
 Usage: python bench/deliberation.py [--latency-ms 1000] [--also-ms 200] [--cap 16] [--concurrent 50]
-       [--repeats 3] [--sim-workers 2]
+       [--repeats 3] [--sim-workers 2] [--no-real-model]
 The stack (NATS, ValKey, Neo4j) is started or reused; the last line of output is a JSON object.
 """
 
@@ -45,6 +48,7 @@ from typing import Any, cast
 import grpc
 from common import cpu_seconds, median, private_simulator, stack, tree_cpu_seconds, unique_plan
 from pydantic import SecretStr
+from real_model import real_model_run, real_model_table
 from rich.console import Console
 from rich.table import Table
 
@@ -371,8 +375,16 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         context = await role_context(env, plan)
         latencies = list(dict.fromkeys([args.latency_ms, *args.also_ms]))
         by_latency = [await measure(env, plan, context, ms, args) for ms in latencies]
+    real = None if args.no_real_model else await real_model_run(plan, context, ROLE)
     return {"cap": args.cap, "context": context, "plan": plan, "measured": by_latency,
-            "sim_workers": args.sim_workers}
+            "sim_workers": args.sim_workers, "real_model": real}
+
+
+async def real_model_only() -> dict[str, Any]:
+    async with stack(StackConfig(services=False), ["nats", "valkey", "neo4j"]) as info:
+        plan = realistic_plan(unique_plan("bench-delib"))
+        context = await role_context(info.env(), plan)
+    return await real_model_run(plan, context, ROLE)
 
 
 def overall(shares: dict[str, tuple[int, int]]) -> float:
@@ -515,6 +527,7 @@ def report(result: dict[str, Any]) -> dict[str, float]:
         },
         "role_context_tokens": context_tokens,
         "simulator": True,
+        **real_model_table(console, result.get("real_model")),
     }
 
 
@@ -528,11 +541,17 @@ if __name__ == "__main__":
     parser.add_argument("--concurrent", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--sim-workers", type=int, default=2, help="simulator processes (SO_REUSEPORT)")
+    parser.add_argument("--no-real-model", action="store_true",
+                        help="skip the K=3, R=1 council on the real model (llama.cpp, SmolLM2)")
+    parser.add_argument("--only-real-model", action="store_true",
+                        help="just the K=3, R=1 council on the real model, with the same role context")
     parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)  # the load process
     logging.basicConfig(level=logging.WARNING)
     parsed = parser.parse_args()
     if parsed.client:
         asyncio.run(client_main())
+    elif parsed.only_real_model:
+        print(json.dumps(real_model_table(Console(width=160), asyncio.run(real_model_only()))))
     else:
         outcome = asyncio.run(main(parsed))
         print(json.dumps(report(outcome)))

@@ -72,9 +72,9 @@ async def bootstrap(settings: ContextSettings, consumers: bool = True, consumer_
     async def publish(event: Event) -> bool:
         return await jetstream.publish(js, event)
 
-    counter, tokenizer = load_counter()
-    log.info("context tokenizer", extra={"tokenizer": tokenizer})
-    deps = Deps(graph=graph, cache=cache, publish=publish, policy=load_policy(), count=counter)
+    counter, tokenizer = load_counter(settings.vllm_model, settings.tokenizer_vocabularies)
+    log.info("context tokenizer", extra={"tokenizer": tokenizer, "model": settings.vllm_model})
+    deps = Deps(graph=graph, cache=cache, publish=publish, policy=load_policy(), count=counter, tokenizer=tokenizer)
     app = ContextApp(deps, graph, cache, nc)
 
     async def nats_up() -> bool:

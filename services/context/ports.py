@@ -61,6 +61,8 @@ class Deps:
     publish: Publish
     policy: ScopePolicy
     count: TokenCounter
+    # Which vocabulary `count` uses; GetContext says so.
+    tokenizer: str = "estimate"
     default_budget: int = 2000
     max_budget: int = 128_000
     flights: StoryFlights[AssembledContext] = field(default_factory=StoryFlights)

@@ -7,6 +7,7 @@ report over NATS, then prints each role's winner and what the graph now holds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from importlib import resources
@@ -25,7 +26,7 @@ from services.gen.fleet.orchestrator.v1 import orchestrator_pb2_grpc as opb_grpc
 from services.orchestrator.entrypoints.cli import show_result
 from services.shared import events, jetstream, tracing
 from services.shared.settings import OrchestratorSettings
-from services.stack.config import StackConfig
+from services.stack.api import StackConfig, stack_env
 
 console = Console()
 TERMINAL = (events.DELIBERATION_COMPLETED, events.DELIBERATION_FAILED, events.DELIBERATION_CANCELLED)
@@ -46,9 +47,23 @@ async def model_banner(stub: opb_grpc.OrchestratorServiceStub) -> None:
     model = (await stub.GetStatus(opb.GetStatusRequest(), timeout=15)).model_server
     if model.simulator:
         console.print(f"[bold yellow]MODEL SIMULATOR[/]: answers come from `conclave sim serve` at {model.url}, "
-                      "not a real LLM. Set VLLM_URL to a real vLLM server to use one.")
-    else:
-        console.print(f"model server: {model.url} serving {', '.join(model.models) or 'nothing yet'}")
+                      "not a real LLM. `make demo MODEL=smollm2` runs a real one.")
+        return
+    console.print(f"[bold green]REAL MODEL[/]: {model.url} serving {', '.join(model.models) or 'nothing yet'}")
+    if any("smollm2" in name.lower() for name in model.models):
+        console.print("[bold]SmolLM2-135M is a tiny model running on the CPU: its answers are not meant to be good. "
+                      "This run proves every step (drafts, structured peer review, revision, ranking, Ray jobs, "
+                      "the graph) on a real inference server; quality needs a real-size model (vLLM, or "
+                      "`conclave stack up --model-file PATH.gguf`).[/]")
+
+
+async def seat_councils(stub: opb_grpc.OrchestratorServiceStub, roles: list[events.Role], agents: int) -> None:
+    """Re-seat each role's council with `agents` members, so a small CPU model finishes in minutes."""
+    for role in roles:
+        with contextlib.suppress(grpc.aio.AioRpcError):  # no council yet: nothing to delete
+            await stub.DeleteCouncil(opb.DeleteCouncilRequest(council_id=role.value), timeout=15)
+        await stub.CreateCouncil(opb.CreateCouncilRequest(role=role.value, num_agents=agents), timeout=15)
+    console.print(f"councils re-seated with {agents} agents each for {', '.join(roles)}")
 
 
 async def follow(nc: Any, plan: events.PlanApproved, timeout_s: float) -> dict[str, str]:
@@ -104,7 +119,10 @@ async def graph_summary(context_addr: str, story_id: str) -> None:
         console.print(decisions[:1200] or "(no decisions yet)")
 
 
-async def demo(timeout_s: float) -> int:
+async def demo(timeout_s: float, agents: int = 0) -> int:
+    # The local stack's addresses (CONCLAVE_STACK_*_PORT) unless the environment names others.
+    for name, value in stack_env(StackConfig()).items():
+        os.environ.setdefault(name, value)
     settings = OrchestratorSettings()
     # The demo plays the planning tool: its publish span is the root of the plan's trace.
     os.environ.setdefault(tracing.TRACE_FILE_ENV, str(StackConfig().path("traces", "spans.jsonl")))
@@ -116,13 +134,18 @@ async def demo(timeout_s: float) -> int:
         async with grpc.aio.insecure_channel(settings.orchestrator_addr) as channel:
             stub = opb_grpc.OrchestratorServiceStub(channel)
             await model_banner(stub)
+            if agents:
+                await seat_councils(stub, list(plan.roles), agents)
             console.print(f"publishing {events.PLAN_APPROVED} for story {plan.story_id}: {plan.title!r}, "
                           f"roles {', '.join(plan.roles)}")
             following = asyncio.create_task(follow(nc, plan, timeout_s))
             await asyncio.sleep(0.2)
+            began = time.monotonic()
             with tracing.tracer.start_as_current_span("publish plan.approved", attributes={"story_id": plan.story_id}):
                 await jetstream.publish(js, plan)
             finished = await following
+            wall = time.monotonic() - began
+            calls = tokens = repaired = excluded = won = 0
             for role in plan.roles:
                 did = finished.get(role.value)
                 if did is None:
@@ -131,8 +154,17 @@ async def demo(timeout_s: float) -> int:
                 record = await stub.GetDeliberationResult(opb.GetDeliberationResultRequest(deliberation_id=did))
                 if record.HasField("result"):
                     show_result(record.result)
+                    won += 1
+                    usage = record.result.usage
+                    calls += usage.llm_calls
+                    tokens += usage.completion_tokens
+                    repaired += usage.repaired_answers
+                    excluded += usage.excluded_answers
                 else:
                     console.print(f"[red]{role.value}: {opb.DeliberationState.Name(record.state)}: {record.reason}")
+            console.print(f"[bold]{won}/{len(plan.roles)} roles with a winner in {wall:.0f}s wall: {calls} LLM calls, "
+                          f"{tokens} completion tokens ({tokens / max(wall, 1e-9):.1f} tokens/s across the councils), "
+                          f"{repaired} reviews repaired, {excluded} excluded[/]")
         await asyncio.sleep(1.0)  # the Context service records the last decisions
         await graph_summary(settings.context_addr, plan.story_id)
     finally:
@@ -140,11 +172,14 @@ async def demo(timeout_s: float) -> int:
         tracing.shutdown()
     console.print(f"\nThe whole trace, from this publish to each Decision: `conclave trace {plan.story_id}`.")
     console.print("The stack is still running: `make down` (or `conclave stack down`) stops it.")
-    return 0 if len(finished) == len(plan.roles) else 1
+    return 0 if won == len(plan.roles) else 1
 
 
 def register(app: typer.Typer) -> None:
     @app.command("demo")
-    def run_demo(timeout: float = typer.Option(600, help="seconds to wait for every role")) -> None:
+    def run_demo(
+        timeout: float = typer.Option(600, help="seconds to wait for every role"),
+        agents: int = typer.Option(0, help="re-seat every role's council with this many agents first (0: keep)"),
+    ) -> None:
         """Publish a sample approved plan and follow it through councils, Ray jobs and the graph."""
-        raise typer.Exit(asyncio.run(demo(timeout)))
+        raise typer.Exit(asyncio.run(demo(timeout, agents)))

@@ -33,7 +33,7 @@ SERVICE_NAME = orchestrator_pb2.DESCRIPTOR.services_by_name["OrchestratorService
 # how to reach NATS, the Context service and the model server.
 JOB_ENV = ("nats_url", "context_addr", "vllm_url", "vllm_model", "vllm_api_key", "llm_max_in_flight",
            "llm_connect_timeout_s", "llm_first_token_timeout_s", "llm_total_timeout_s", "llm_max_retries",
-           "llm_ready_timeout_s", "plan_wait_s", "log_level")
+           "llm_ready_timeout_s", "llm_max_answer_tokens", "plan_wait_s", "log_level")
 
 
 def job_env(settings: OrchestratorSettings) -> dict[str, str]:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from services.orchestrator.deliberation import run_council
 from services.orchestrator.domain.aggregation import check_points
 from services.orchestrator.domain.answers import chair_schema, parse_chair
+from services.orchestrator.domain.budgets import answer_tokens, synthesis_chars
 from services.orchestrator.domain.checks import run_checks
 from services.orchestrator.domain.council import AgentSpec, Council, Role, default_chair, seat
 from services.orchestrator.domain.llm import LLMPort
@@ -24,8 +25,6 @@ from services.orchestrator.domain.prompts import chair_messages
 from services.orchestrator.domain.sandbox import SandboxPort
 from services.orchestrator.domain.validation import validate_request
 from services.orchestrator.session import OnEvent, Session, reason_of
-
-CHAIR_MAX_TOKENS = 2048
 
 
 async def orchestrate(
@@ -49,6 +48,7 @@ async def _chair(session: Session, result: DeliberationResult, chair: AgentSpec)
     labels = list(by_label)
     ranked = [(label, _summary(c), c.proposal) for label, c in by_label.items()]
     messages = chair_messages(session.request, chair, ranked)
+    schema = chair_schema(labels, synthesis_chars(max(len(c.proposal) for c in result.candidates)))
     t0 = time.perf_counter()
     async with session.stage("chair"):
         try:
@@ -56,9 +56,9 @@ async def _chair(session: Session, result: DeliberationResult, chair: AgentSpec)
                 chair,
                 "chair",
                 messages,
-                chair_schema(labels),
+                schema,
                 lambda reply: parse_chair(reply, labels),
-                max_tokens=CHAIR_MAX_TOKENS,
+                max_tokens=answer_tokens(schema),
                 temperature=chair.temperature,
             )
         except Exception as exc:  # the council's own winner is the fallback

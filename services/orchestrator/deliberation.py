@@ -29,6 +29,7 @@ from services.orchestrator.domain.answers import (
     parse_review,
     review_schema,
 )
+from services.orchestrator.domain.budgets import answer_tokens
 from services.orchestrator.domain.checks import run_checks
 from services.orchestrator.domain.council import AgentSpec, Council, Role, seat
 from services.orchestrator.domain.errors import CouncilFailed
@@ -54,9 +55,6 @@ from services.orchestrator.domain.selection import DEFAULT, SelectionPolicy, ref
 from services.orchestrator.domain.validation import rubric_weights_of, validate_request
 from services.orchestrator.execution.run import execute_async, merged, with_runs
 from services.orchestrator.session import OnEvent, Session, in_parallel, reason_of
-
-REVIEW_MAX_TOKENS_PER_LABEL = 320
-
 
 # -- the whole deliberation -------------------------------------------------------------
 
@@ -132,6 +130,7 @@ async def run_council(session: Session) -> DeliberationResult:
         failed_agents=failed,
         degraded_steps=degraded,
         excluded_reviews=excluded,
+        repaired_answers=session.repaired,
         usage=usage,
         total=total_usage(usage),
         duration_ms=session.elapsed_ms(),
@@ -207,14 +206,15 @@ async def review_by(
         by_label = dict(zip(labels_for(len(order)), order, strict=True))
     labels = list(by_label)
     messages = review_messages(session.request, reviewer, [(k, p.text) for k, p in by_label.items()])
+    schema = review_schema(labels)
     try:
         answer, text, usage = await session.structured(
             reviewer,
             "review",
             messages,
-            review_schema(labels),
+            schema,
             lambda reply: parse_review(reply, labels),
-            max_tokens=REVIEW_MAX_TOKENS_PER_LABEL * len(labels) + 256,
+            max_tokens=answer_tokens(schema),
         )
     except Exception as exc:  # a bad review is left out, not fatal
         await session.agent_failed(reviewer, "review", round_no, exc, t0)

@@ -23,6 +23,7 @@ from services.orchestrator.domain.model import (
     StageUsage,
 )
 from services.orchestrator.domain.prompts import repair_message
+from services.orchestrator.domain.repair import refusal
 from services.orchestrator.domain.sandbox import SandboxPort
 from services.orchestrator.domain.selection import DEFAULT, SelectionPolicy
 from services.shared.tracing import tracer
@@ -49,6 +50,8 @@ class Session:
     usage: dict[StageName, StageUsage] = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
     seq: int = 0
+    # Structured answers that needed their one repair.
+    repaired: int = 0
 
     def agent(self, agent_id: str) -> AgentSpec:
         return next(a for a in self.council.agents if a.agent_id == agent_id)
@@ -152,12 +155,17 @@ class Session:
         try:
             return parse(first.text), first.text, first.usage
         except InvalidAnswer as exc:
-            error = str(exc)
+            error = refusal(first.text, str(exc), first.finish_reason, max_tokens)
         repair = [*messages, ChatMessage(role="assistant", content=first.text), repair_message(error)]
         second = await self.call(
             agent, stage, repair, temperature=temperature, json_schema=schema, max_tokens=max_tokens
         )
-        return parse(second.text), second.text, first.usage + second.usage
+        try:
+            answer = parse(second.text)
+        except InvalidAnswer as exc:
+            raise InvalidAnswer(refusal(second.text, str(exc), second.finish_reason, max_tokens)) from None
+        self.repaired += 1
+        return answer, second.text, first.usage + second.usage
 
     async def agent_done(
         self, agent: AgentSpec, stage: StageName, round_no: int, t0: float, usage: Usage, text: str

@@ -162,6 +162,8 @@ class LLMUsage(BaseModel):
     calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    # Prompt tokens the model server says it served from its prefix cache.
+    cached_prompt_tokens: int = 0
 
 
 class AgentResponse(Event):
@@ -269,6 +271,9 @@ class DeliberationCompleted(DeliberationEvent):
     margin: float | None = None
     margin_error: float | None = None
     tied: bool = False
+    # Reviews valid only after their one repair, and reviews excluded even so.
+    repaired_answers: int = 0
+    excluded_answers: int = 0
 
 
 class DeliberationFailed(DeliberationEvent):

@@ -6,7 +6,10 @@ ARCHITECTURE.md; tests/unit/test_deploy_env.py checks the manifests against them
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+import json
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -33,6 +36,22 @@ class ContextSettings(CommonSettings):
     neo4j_password: SecretStr = SecretStr("conclave-dev-password")
     valkey_url: str = "redis://127.0.0.1:6379/0"
     context_cache_ttl_s: int = Field(default=300, ge=1)
+    # Token budgets are counted with the vocabulary of the model the councils use: the first
+    # key of TOKENIZER_VOCABULARIES (JSON) that the model's name starts with, else cl100k_base.
+    vllm_model: str = "conclave-sim"
+    tokenizer_vocabularies: dict[str, str] = Field(
+        default_factory=lambda: {
+            "llama-3": "llama3", "llama3": "llama3", "meta-llama-3": "llama3",
+            "qwen2": "qwen3", "qwen3": "qwen3", "gpt-4o": "o200k_base", "gpt-oss": "o200k_harmony",
+            "gpt-4": "cl100k_base", "gpt-3.5": "cl100k_base",
+        }
+    )  # fmt: skip
+
+    @field_validator("tokenizer_vocabularies", mode="before")
+    @classmethod
+    def _json_table(cls, value: Any) -> Any:
+        # The environment's JSON text, also when validated from plain values (manifests, tests).
+        return json.loads(value) if isinstance(value, str) else value
 
 
 class LLMSettings(BaseSettings):
@@ -52,6 +71,9 @@ class LLMSettings(BaseSettings):
     llm_backoff_base_s: float = Field(default=0.25, ge=0)
     llm_backoff_max_s: float = Field(default=8.0, ge=0)
     llm_probe_interval_s: float = Field(default=1.0, gt=0)
+    # A ceiling on free-text answers (proposals, revisions) for a small or slow model; structured
+    # answers keep the budget their schema needs. 0: the engine's own budgets.
+    llm_max_answer_tokens: int = Field(default=0, ge=0)
 
 
 class OrchestratorSettings(CommonSettings, LLMSettings):

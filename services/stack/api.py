@@ -16,6 +16,7 @@ from services.stack.config import StackConfig
 from services.stack.servers import bubblewrap
 from services.stack.servers.base import Server, StackError
 from services.stack.servers.conclave_services import ConclaveService
+from services.stack.servers.llama import Llama
 from services.stack.servers.nats import Nats
 from services.stack.servers.neo4j import Neo4j
 from services.stack.servers.ray_head import RayHead, auth_token
@@ -33,7 +34,7 @@ ENV_NAMES = (
 
 def stack_env(cfg: StackConfig) -> dict[str, str]:
     """The settings' environment variables for a stack on these ports."""
-    return {
+    env = {
         "NATS_URL": f"nats://127.0.0.1:{cfg.nats_port}",
         "NEO4J_URI": f"bolt://127.0.0.1:{cfg.neo4j_bolt_port}",
         "NEO4J_USER": cfg.neo4j_user,
@@ -43,16 +44,23 @@ def stack_env(cfg: StackConfig) -> dict[str, str]:
         "RAY_AUTH_TOKEN": auth_token(cfg),
         # Lets Ray's own clients (JobSubmissionClient() without headers, `ray job`) send the token.
         "RAY_AUTH_MODE": "token",
-        "VLLM_URL": f"http://127.0.0.1:{cfg.simulator_port}/v1",
-        "VLLM_MODEL": cfg.simulator_model,
+        # The services talk to the real model when the stack serves one, else to the simulator.
+        "VLLM_URL": f"http://127.0.0.1:{cfg.llama_port if cfg.real_model else cfg.simulator_port}/v1",
+        "VLLM_MODEL": cfg.model_name,
+        "LLM_MAX_ANSWER_TOKENS": str(cfg.llm_max_answer_tokens),
         "CONTEXT_ADDR": f"127.0.0.1:{cfg.context_grpc_port}",
         "ORCHESTRATOR_ADDR": f"127.0.0.1:{cfg.orchestrator_grpc_port}",
         # Spans of every service and Ray job, for `conclave trace` (no OTLP collector runs locally).
         "CONCLAVE_TRACE_FILE": str(cfg.path("traces", "spans.jsonl")),
     }
+    if cfg.real_model:
+        # A CPU model queues a council's calls behind its few slots: a first token can be minutes
+        # away (SmolLM2 on two busy cores missed the 30 s default), which is waiting, not failure.
+        env |= {"LLM_FIRST_TOKEN_TIMEOUT_S": "600", "LLM_TOTAL_TIMEOUT_S": "1800", "DELIBERATION_DEADLINE_S": "3600"}
+    return env
 
 
-SERVERS: list[Server] = [Nats(), Valkey(), Neo4j(), RayHead(), Simulator()]
+SERVERS: list[Server] = [Nats(), Valkey(), Neo4j(), RayHead(), Simulator(), Llama()]
 SERVICES: list[Server] = [
     ConclaveService("context", "context", lambda c: (c.context_grpc_port, c.context_metrics_port), stack_env),
     ConclaveService(
@@ -97,6 +105,17 @@ def _select(servers: list[Server], only: Iterable[str] | None) -> list[Server]:
     return [s for s in servers if s.name in wanted]
 
 
+def _to_start(servers: list[Server], cfg: StackConfig, only: list[str] | None) -> list[Server]:
+    chosen = _select(servers, only)
+    unwanted = [s.name for s in chosen if not s.wanted(cfg)]
+    if only is not None and unwanted:
+        raise StackError(
+            f"{', '.join(unwanted)}: not part of this stack's configuration (llama needs a model: "
+            "--model smollm2 or --model-file PATH.gguf)"
+        )
+    return [s for s in chosen if s.wanted(cfg)]
+
+
 def _ensure_all(servers: list[Server], cfg: StackConfig, done: list[ServerStatus]) -> None:
     """Start a wave concurrently (Neo4j and Ray take seconds each); report every failure."""
     if not servers:
@@ -133,9 +152,9 @@ def up(cfg: StackConfig | None = None, only: Iterable[str] | None = None) -> Sta
     done: list[ServerStatus] = []
     with exclusive(cfg):
         _ensure_sandbox()
-        _ensure_all(_select(SERVERS, only), cfg, done)
+        _ensure_all(_to_start(SERVERS, cfg, only), cfg, done)
         if cfg.services:
-            _ensure_all(_select(SERVICES, only), cfg, done)
+            _ensure_all(_to_start(SERVICES, cfg, only), cfg, done)
     return StackInfo(stack_env(cfg), done, [s.name for s in done if not s.reused])
 
 
@@ -152,6 +171,8 @@ def status(cfg: StackConfig | None = None) -> StackInfo:
     servers = SERVERS + SERVICES
     with ThreadPoolExecutor(max_workers=len(servers)) as pool:
         reports = list(pool.map(lambda s: supervisor.report(s, cfg), servers))
+    # A server this configuration does not start is listed only while it runs anyway.
+    reports = [r for s, r in zip(servers, reports, strict=True) if s.wanted(cfg) or r.pid]
     return StackInfo(stack_env(cfg), reports)
 
 

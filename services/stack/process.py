@@ -26,6 +26,8 @@ class Record:
     start_seconds: float | None = None
     prepare_seconds: float | None = None
     note: str = ""
+    # What the server was started for (Server.config_key); another value means restart it.
+    config: str = ""
 
 
 def proc_start_time(pid: int) -> str | None:

@@ -88,6 +88,9 @@ def _wait_healthy(
 def ensure(server: Server, cfg: StackConfig) -> ServerStatus:
     records = store(cfg)
     record = records.load(server.name)
+    if record is not None and record.config != server.config_key(cfg):
+        process.stop(record.pid, cfg.stop_timeout)
+        record = None
     if record is not None:
         # A server still starting from a concurrent `up` gets the benefit of the doubt.
         if _wait_healthy(server, cfg, record.pid, server.start_timeout(cfg)) is None:
@@ -101,7 +104,9 @@ def ensure(server: Server, cfg: StackConfig) -> ServerStatus:
     process.rotate(log)
     offset = log.stat().st_size if log.exists() else 0
     pid = process.spawn(launch.argv, launch.env, log, launch.cwd)
-    record = Record(pid, process.proc_start_time(pid) or "", time.time(), note=launch.note)
+    record = Record(
+        pid, process.proc_start_time(pid) or "", time.time(), note=launch.note, config=server.config_key(cfg)
+    )
     record.prepare_seconds = round(prepared - began, 2)
     records.save(server.name, record)
     failure = _wait_healthy(server, cfg, pid, server.start_timeout(cfg), log, offset)

@@ -84,6 +84,8 @@ async def test_tasks_decisions_and_context(live: LiveContext) -> None:
     assert "schema reviewed" in context and "hunter2" not in context and "[REDACTED]" in context
     assert context.index("Use Postgres") < context.index("Trunk-based development")
     assert reply.token_count == sum(b.token_count for b in reply.blocks)
+    # Counted exactly, with the vocabulary for the configured model (the simulator's: cl100k_base).
+    assert reply.tokenizer == "cl100k_base"
 
     small = await live.stub.GetContext(
         pb.GetContextRequest(story_id=story_id, role=pb.DEV, phase=pb.BUILD, token_budget=80)

@@ -169,7 +169,7 @@ def test_the_review_schema_is_plain_closed_json_schema_keyed_by_label() -> None:
     assert reviews["properties"]["B"]["properties"]["scores"]["required"] == list(RUBRIC)
     assert schema["properties"]["ranking"] == {
         "type": "array",
-        "items": {"type": "string"},
+        "items": {"type": "string", "maxLength": 2},
         "minItems": 3,
         "maxItems": 3,
     }

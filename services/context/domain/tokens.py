@@ -1,10 +1,9 @@
 """Token counting as the budgeting code sees it: a plain function str -> int.
 
-The real counter is tiktoken's cl100k_base (loaded by adapters/tokenizer.py).
-Where its vocabulary file cannot be loaded (an offline machine), `estimate_tokens`
-stands in: it splits text the way cl100k's pre-tokenizer roughly does and charges
-about four characters per token for words and two per token for punctuation runs,
-which over-counts English prose slightly, so a budget is never exceeded in practice.
+The service counts exactly, with the vocabulary of the configured model (loaded by
+adapters/tokenizer.py; `vocabulary_for` picks it). `estimate_tokens` is a pure stand-in
+for unit tests of the budgeting code: it charges about four characters per token for
+words and two per punctuation run, over-counting English by 20-30%.
 """
 
 from __future__ import annotations
@@ -15,6 +14,19 @@ from collections.abc import Callable
 TokenCounter = Callable[[str], int]
 
 _PIECES = re.compile(r"\s*[^\W\d_]+|\s*\d{1,3}|\s*[^\w\s]+|\s+", re.UNICODE)
+
+
+FALLBACK_VOCABULARY = "cl100k_base"
+
+
+def vocabulary_for(model: str, vocabularies: dict[str, str]) -> str:
+    """The vocabulary of the longest key `model` starts with (case-insensitive, any
+    "org/" prefix dropped), else cl100k_base."""
+    name = model.lower().rsplit("/", 1)[-1]
+    for key in sorted(vocabularies, key=len, reverse=True):
+        if name.startswith(key.lower()):
+            return vocabularies[key]
+    return FALLBACK_VOCABULARY
 
 
 def estimate_tokens(text: str) -> int:

@@ -117,6 +117,7 @@ class ContextServicer(pb_grpc.ContextServiceServicer):
             truncated=a.truncated,
             omitted=list(a.omitted),
             from_cache=result.from_cache,
+            tokenizer=self.deps.tokenizer,
         )
 
     @_status

@@ -204,12 +204,18 @@ class OpenAILLM:
             delay = max(delay, min(retry_after, s.llm_backoff_max_s))
         return delay
 
+    def _max_tokens(self, request: ChatRequest) -> int:
+        cap = self.settings.llm_max_answer_tokens
+        if cap and request.json_schema is None:
+            return min(request.max_tokens, cap)
+        return request.max_tokens
+
     def _kwargs(self, request: ChatRequest) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
             "model": self.settings.vllm_model,
             "messages": [m.model_dump() for m in request.messages],
             "temperature": request.temperature,
-            "max_tokens": request.max_tokens,
+            "max_tokens": self._max_tokens(request),
             "stream": True,
             "stream_options": {"include_usage": True},
         }
@@ -228,7 +234,7 @@ class OpenAILLM:
             while True:
                 try:
                     async with self._slot():
-                        text, usage, model = await self._attempt(request)
+                        text, usage, model, finish = await self._attempt(request)
                     break
                 except _Retryable as err:
                     if attempt >= self.settings.llm_max_retries:
@@ -251,9 +257,9 @@ class OpenAILLM:
         TOKENS.labels(kind="prompt").inc(usage.prompt_tokens)
         TOKENS.labels(kind="completion").inc(usage.completion_tokens)
         duration_ms = (time.monotonic() - started) * 1000.0
-        return ChatResult(text=text, usage=usage, duration_ms=duration_ms, model=model)
+        return ChatResult(text=text, usage=usage, duration_ms=duration_ms, model=model, finish_reason=finish)
 
-    async def _attempt(self, request: ChatRequest) -> tuple[str, Usage, str]:
+    async def _attempt(self, request: ChatRequest) -> tuple[str, Usage, str, str]:
         s = self.settings
         sent = time.monotonic()
         first_token = asyncio.timeout(s.llm_first_token_timeout_s)
@@ -295,4 +301,4 @@ class OpenAILLM:
             # Servers without include_usage: a rough count keeps accounting non-zero.
             prompt_chars = sum(len(m.content) for m in request.messages)
             usage = Usage(calls=1, prompt_tokens=prompt_chars // 4, completion_tokens=len(read.parts))
-        return text, usage, read.model
+        return text, usage, read.model, read.finish_reason

@@ -13,13 +13,14 @@ from services.orchestrator.domain.llm import LLMError, Usage
 class StreamRead:
     """The state of one streamed chat completion, fed one SSE line at a time."""
 
-    __slots__ = ("done", "finished", "model", "parts", "usage")
+    __slots__ = ("done", "finish_reason", "finished", "model", "parts", "usage")
 
     def __init__(self, model: str) -> None:
         self.model = model
         self.parts: list[str] = []
         self.usage: Usage | None = None
         self.finished = False
+        self.finish_reason = ""
         self.done = False
 
     def feed(self, line: str) -> bool:
@@ -41,8 +42,10 @@ class StreamRead:
         self.model = chunk.get("model") or self.model
         usage = chunk.get("usage")
         if usage:
+            details = usage.get("prompt_tokens_details") or {}
             self.usage = Usage(calls=1, prompt_tokens=int(usage.get("prompt_tokens") or 0),
-                               completion_tokens=int(usage.get("completion_tokens") or 0))
+                               completion_tokens=int(usage.get("completion_tokens") or 0),
+                               cached_prompt_tokens=int(details.get("cached_tokens") or 0))
         token = False
         for choice in chunk.get("choices") or ():
             content = (choice.get("delta") or {}).get("content")
@@ -51,4 +54,5 @@ class StreamRead:
                 token = True
             if choice.get("finish_reason") is not None:
                 self.finished = token = True
+                self.finish_reason = str(choice["finish_reason"])
         return token

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from pydantic import ValidationError as PydanticValidationError
 
+from services.orchestrator.domain.budgets import CRITIQUE_MAX_CHARS, RATIONALE_MAX_CHARS, SYNTHESIS_MAX_CHARS
 from services.orchestrator.domain.model import RUBRIC
 
 MIN_SCORE = 1
@@ -52,7 +53,7 @@ def review_schema(labels: list[str], rubric: tuple[str, ...] = RUBRIC) -> dict[s
                 "required": list(rubric),
                 "additionalProperties": False,
             },
-            "critique": {"type": "string", "minLength": 1},
+            "critique": {"type": "string", "minLength": 1, "maxLength": CRITIQUE_MAX_CHARS},
         },
         "required": ["scores", "critique"],
         "additionalProperties": False,
@@ -68,7 +69,7 @@ def review_schema(labels: list[str], rubric: tuple[str, ...] = RUBRIC) -> dict[s
             },
             "ranking": {
                 "type": "array",
-                "items": {"type": "string"},
+                "items": {"type": "string", "maxLength": 2},
                 "minItems": len(labels),
                 "maxItems": len(labels),
             },
@@ -125,14 +126,14 @@ class ChairAnswer(BaseModel, extra="forbid"):
     rationale: str
 
 
-def chair_schema(labels: list[str]) -> dict[str, Any]:
+def chair_schema(labels: list[str], synthesis_max_chars: int = SYNTHESIS_MAX_CHARS) -> dict[str, Any]:
     return {
         "type": "object",
         "properties": {
             "decision": {"type": "string", "enum": ["select", "synthesize"]},
             "choice": {"type": "string", "enum": list(labels)},
-            "synthesis": {"type": "string"},
-            "rationale": {"type": "string"},
+            "synthesis": {"type": "string", "maxLength": synthesis_max_chars},
+            "rationale": {"type": "string", "maxLength": RATIONALE_MAX_CHARS},
         },
         "required": ["decision", "choice", "synthesis", "rationale"],
         "additionalProperties": False,

@@ -76,6 +76,8 @@ def completed_event(record: DeliberationRecord, result: DeliberationResult) -> e
         margin=result.margin,
         margin_error=result.margin_error,
         tied=result.tied,
+        repaired_answers=result.repaired_answers,
+        excluded_answers=len(result.excluded_reviews),
     )
 
 

@@ -57,12 +57,15 @@ class Usage(BaseModel):
     calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    # Prompt tokens the server says it served from its prefix cache (0 if it does not say).
+    cached_prompt_tokens: int = 0
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
             calls=self.calls + other.calls,
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
+            cached_prompt_tokens=self.cached_prompt_tokens + other.cached_prompt_tokens,
         )
 
 
@@ -71,6 +74,8 @@ class ChatResult(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     duration_ms: float = 0.0
     model: str = ""
+    # "stop", or "length" when the answer hit max_tokens.
+    finish_reason: str = ""
 
 
 class LLMStatus(BaseModel):

@@ -142,6 +142,9 @@ class DeliberationResult(BaseModel):
     # Non-fatal step failures: a revision that failed keeps the agent's previous draft.
     degraded_steps: list[AgentFailure] = Field(default_factory=list)
     excluded_reviews: list[ExcludedReview] = Field(default_factory=list)
+    # Structured answers that were valid only after their one repair (excluded ones are
+    # counted by excluded_reviews).
+    repaired_answers: int = 0
     usage: list[StageUsage] = Field(default_factory=list)
     total: StageUsage
     duration_ms: float = 0.0

@@ -81,6 +81,8 @@ def result(r: DeliberationResult) -> pb.DeliberateResponse:
                 )
                 for u in r.usage
             ],
+            repaired_answers=r.repaired_answers,
+            excluded_answers=len(r.excluded_reviews),
         ),
         failures=[
             pb.AgentFailure(agent_id=f.agent_id, stage=f.stage, reason=f.reason)

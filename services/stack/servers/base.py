@@ -47,6 +47,15 @@ class Server:
     def port(self, cfg: StackConfig) -> int:
         raise NotImplementedError
 
+    def wanted(self, cfg: StackConfig) -> bool:
+        """Whether `up` starts this server for this configuration."""
+        return True
+
+    def config_key(self, cfg: StackConfig) -> str:
+        """The settings a running server was started with; a healthy server started with
+        other ones is restarted rather than reused."""
+        return ""
+
     def launch(self, cfg: StackConfig, log: Path) -> Launch:
         """Install or build what is missing, then say how to start the server."""
         raise NotImplementedError

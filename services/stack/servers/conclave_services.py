@@ -36,6 +36,11 @@ class ConclaveService(Server):
     def port(self, cfg: StackConfig) -> int:
         return self.ports(cfg)[0]
 
+    def config_key(self, cfg: StackConfig) -> str:
+        env = self.stack_env(cfg)
+        names = ("VLLM_URL", "VLLM_MODEL", "LLM_MAX_ANSWER_TOKENS", "LLM_FIRST_TOKEN_TIMEOUT_S")
+        return " ".join(env.get(name, "") for name in names)
+
     def launch(self, cfg: StackConfig, log: Path) -> Launch:
         grpc_port, metrics_port = self.ports(cfg)
         env = base_env(**self.stack_env(cfg), GRPC_PORT=str(grpc_port), METRICS_PORT=str(metrics_port))

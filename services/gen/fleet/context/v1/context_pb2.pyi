@@ -60,20 +60,22 @@ class GetContextRequest(_message.Message):
     def __init__(self, story_id: _Optional[str] = ..., role: _Optional[_Union[Role, str]] = ..., phase: _Optional[_Union[Phase, str]] = ..., task_id: _Optional[str] = ..., token_budget: _Optional[int] = ...) -> None: ...
 
 class GetContextResponse(_message.Message):
-    __slots__ = ("blocks", "token_count", "version", "truncated", "omitted", "from_cache")
+    __slots__ = ("blocks", "token_count", "version", "truncated", "omitted", "from_cache", "tokenizer")
     BLOCKS_FIELD_NUMBER: _ClassVar[int]
     TOKEN_COUNT_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     OMITTED_FIELD_NUMBER: _ClassVar[int]
     FROM_CACHE_FIELD_NUMBER: _ClassVar[int]
+    TOKENIZER_FIELD_NUMBER: _ClassVar[int]
     blocks: _containers.RepeatedCompositeFieldContainer[PromptBlock]
     token_count: int
     version: str
     truncated: bool
     omitted: _containers.RepeatedScalarFieldContainer[str]
     from_cache: bool
-    def __init__(self, blocks: _Optional[_Iterable[_Union[PromptBlock, _Mapping]]] = ..., token_count: _Optional[int] = ..., version: _Optional[str] = ..., truncated: _Optional[bool] = ..., omitted: _Optional[_Iterable[str]] = ..., from_cache: _Optional[bool] = ...) -> None: ...
+    tokenizer: str
+    def __init__(self, blocks: _Optional[_Iterable[_Union[PromptBlock, _Mapping]]] = ..., token_count: _Optional[int] = ..., version: _Optional[str] = ..., truncated: _Optional[bool] = ..., omitted: _Optional[_Iterable[str]] = ..., from_cache: _Optional[bool] = ..., tokenizer: _Optional[str] = ...) -> None: ...
 
 class DecisionInput(_message.Message):
     __slots__ = ("decision_id", "title", "rationale", "role", "affects_task_ids", "decided_by")

@@ -149,16 +149,20 @@ class StageUsage(_message.Message):
     def __init__(self, stage: _Optional[str] = ..., calls: _Optional[int] = ..., prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ..., duration_ms: _Optional[float] = ...) -> None: ...
 
 class Usage(_message.Message):
-    __slots__ = ("llm_calls", "prompt_tokens", "completion_tokens", "stages")
+    __slots__ = ("llm_calls", "prompt_tokens", "completion_tokens", "stages", "repaired_answers", "excluded_answers")
     LLM_CALLS_FIELD_NUMBER: _ClassVar[int]
     PROMPT_TOKENS_FIELD_NUMBER: _ClassVar[int]
     COMPLETION_TOKENS_FIELD_NUMBER: _ClassVar[int]
     STAGES_FIELD_NUMBER: _ClassVar[int]
+    REPAIRED_ANSWERS_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDED_ANSWERS_FIELD_NUMBER: _ClassVar[int]
     llm_calls: int
     prompt_tokens: int
     completion_tokens: int
     stages: _containers.RepeatedCompositeFieldContainer[StageUsage]
-    def __init__(self, llm_calls: _Optional[int] = ..., prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ..., stages: _Optional[_Iterable[_Union[StageUsage, _Mapping]]] = ...) -> None: ...
+    repaired_answers: int
+    excluded_answers: int
+    def __init__(self, llm_calls: _Optional[int] = ..., prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ..., stages: _Optional[_Iterable[_Union[StageUsage, _Mapping]]] = ..., repaired_answers: _Optional[int] = ..., excluded_answers: _Optional[int] = ...) -> None: ...
 
 class AgentFailure(_message.Message):
     __slots__ = ("agent_id", "stage", "reason")

@@ -1,0 +1,241 @@
+"""Every LLM path on a real inference server: llama.cpp serving SmolLM2-135M on the CPU.
+
+Few and small on purpose (tiny councils, ANSWER_TOKENS-token proposals): the point is that
+pointing VLLM_URL at a real server changes nothing else, not the quality of a 135M model's
+answers. Slots, timeouts and the cap are judged by llama.cpp's own /slots endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+import jsonschema
+import pytest
+
+from services.gen.fleet.orchestrator.v1 import orchestrator_pb2 as pb
+from services.gen.fleet.orchestrator.v1 import orchestrator_pb2_grpc as pb_grpc
+from services.orchestrator.adapters.llm_openai import OpenAILLM
+from services.orchestrator.bootstrap import bootstrap
+from services.orchestrator.deliberation import deliberate
+from services.orchestrator.domain.answers import chair_schema, labels_for, review_schema
+from services.orchestrator.domain.budgets import answer_tokens
+from services.orchestrator.domain.council import Role
+from services.orchestrator.domain.llm import ChatMessage, ChatRequest, LLMError
+from services.orchestrator.domain.model import DeliberationRequest
+from services.shared import events
+from services.shared.settings import LLMSettings, OrchestratorSettings
+from services.stack import api
+from services.stack.api import StackInfo
+from tests.e2e.support import flow, plan, story
+from tests.realmodel import ANSWER_TOKENS, RealModel
+
+pytestmark = pytest.mark.asyncio
+
+
+def llm_settings(real: RealModel, **overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = dict(
+        vllm_url=real.url,
+        vllm_model=real.model,
+        llm_max_answer_tokens=ANSWER_TOKENS,
+        llm_max_retries=0,
+        llm_first_token_timeout_s=120.0,
+        llm_total_timeout_s=300.0,
+        llm_ready_timeout_s=60.0,
+        llm_probe_interval_s=0.2,
+    )
+    return base | overrides
+
+
+def ask(text: str, max_tokens: int = 24, **kw: Any) -> ChatRequest:
+    return ChatRequest(messages=[ChatMessage(role="user", content=text)], max_tokens=max_tokens, temperature=0.0, **kw)
+
+
+def fresh_long_prompt(words: int) -> str:
+    # A unique head defeats the prefix cache, so the server really processes every token.
+    return f"[{uuid.uuid4().hex}] Summarise these notes in one line.\n" + " ".join(
+        f"note{i} says the service retries webhooks" for i in range(words // 6)
+    )
+
+
+async def test_structured_review_and_chair_answers_match_their_schemas(real_model: RealModel) -> None:
+    # Small bounds keep the test short: a 135M model tends to fill every field to its maxLength.
+    review, chair = review_schema(labels_for(1)), chair_schema(["1", "2"], 200)
+    proposals = '<proposal label="A">Use a queue.</proposal>'
+    async with OpenAILLM(LLMSettings(**llm_settings(real_model))) as llm:
+        results = await asyncio.gather(
+            llm.chat(
+                ask(
+                    f"Review proposal A as JSON.\n{proposals}",
+                    answer_tokens(review),
+                    json_schema=review,
+                    stage="review",
+                )
+            ),
+            llm.chat(
+                ask(
+                    "Candidates: 1 uses a queue, 2 uses cron. Decide as JSON.",
+                    answer_tokens(chair),
+                    json_schema=chair,
+                    stage="chair",
+                )
+            ),
+        )
+    for result, schema in zip(results, (review, chair), strict=True):
+        assert result.finish_reason == "stop", result  # the budget fits the schema: never cut off
+        jsonschema.validate(json.loads(result.text), schema)
+        assert 0 < result.usage.completion_tokens <= answer_tokens(schema)
+        assert result.model == real_model.model
+
+
+async def test_cancelling_a_call_frees_the_servers_slot(real_model: RealModel) -> None:
+    async with OpenAILLM(LLMSettings(**llm_settings(real_model))) as llm:
+        call = asyncio.create_task(llm.chat(ask(fresh_long_prompt(60), max_tokens=2000)))
+        deadline = time.monotonic() + 60
+        while not await asyncio.to_thread(real_model.busy):
+            assert time.monotonic() < deadline and not call.done(), "the request never occupied a slot"
+            await asyncio.sleep(0.05)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+    assert await asyncio.to_thread(real_model.until_idle, 90) == 0, real_model.slots()
+
+
+async def test_first_token_and_total_timeouts_on_requests_that_really_run_long(real_model: RealModel) -> None:
+    # ~300 fresh prompt tokens keep the CPU busy for most of a second before any token; 0.1 s
+    # cannot be met. (Small, because the server notices a closed connection only once the
+    # prompt's batch is done: 1,160 tokens held a slot for 107 s on two cores under load.)
+    first = LLMSettings(**llm_settings(real_model, llm_first_token_timeout_s=0.1))
+    async with OpenAILLM(first) as llm:
+        with pytest.raises(LLMError, match="first_token_timeout"):
+            await llm.chat(ask(fresh_long_prompt(150)))
+    assert await asyncio.to_thread(real_model.until_idle, 90) == 0
+    # A fresh ~800-token prompt keeps the server busy for seconds; the total deadline of 0.5 s
+    # ends the call while the first-token deadline (120 s) is still far off. (A generation
+    # asked to run long may stop early on its own, so the long part is the prompt.)
+    total = LLMSettings(**llm_settings(real_model, llm_total_timeout_s=0.5))
+    async with OpenAILLM(total) as llm:
+        with pytest.raises(LLMError, match="total timeout"):
+            await llm.chat(ask(fresh_long_prompt(400)))
+    assert await asyncio.to_thread(real_model.until_idle, 90) == 0
+
+
+async def test_the_in_flight_cap_holds_under_real_concurrency(real_model: RealModel) -> None:
+    seen: list[int] = []
+    queued: list[int] = []
+    async with OpenAILLM(LLMSettings(**llm_settings(real_model, llm_max_in_flight=2))) as llm:
+        calls = [asyncio.create_task(llm.chat(ask(f"{i}: name three colours", max_tokens=24))) for i in range(4)]
+        while not all(c.done() for c in calls):
+            seen.append(await asyncio.to_thread(real_model.busy))
+            queued.append(llm.status().queued)
+            await asyncio.sleep(0.02)
+        results = [c.result() for c in calls]
+    assert all(r.usage.completion_tokens > 0 for r in results)
+    assert max(seen) <= 2, seen  # the server never had more than the cap
+    assert max(queued) >= 1  # and the client really held calls back
+
+
+@pytest.fixture
+async def orchestrator(stack: StackInfo, real_model: RealModel) -> AsyncIterator[pb_grpc.OrchestratorServiceStub]:
+    env = stack.env()
+    settings = OrchestratorSettings(
+        nats_url=env["NATS_URL"], ray_address=env["RAY_ADDRESS"], **llm_settings(real_model, llm_max_in_flight=1)
+    )
+    app = await bootstrap(settings)
+    server = grpc.aio.server()
+    app.register(server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            yield pb_grpc.OrchestratorServiceStub(channel)
+    finally:
+        await server.stop(0)
+        await app.close()
+
+
+def task(k: int, rounds: int) -> pb.DeliberateRequest:
+    return pb.DeliberateRequest(
+        task="Write a Python function add(a, b) that returns the sum.", role=pb.DEV, num_agents=k, rounds=rounds
+    )
+
+
+def assert_winner_or_coded_failure(reply: pb.DeliberateResponse | grpc.aio.AioRpcError, k: int) -> None:
+    if isinstance(reply, grpc.aio.AioRpcError):
+        assert reply.code() != grpc.StatusCode.UNKNOWN and reply.details(), reply
+        return
+    assert reply.winner.agent_id and len(reply.ranked) == k, reply
+    usage = reply.usage
+    # What a weak model did to its reviews is reported, not hidden.
+    assert usage.repaired_answers >= 0 and usage.excluded_answers >= 0
+    print(
+        f"\nREAL MODEL Deliberate K={k} R=1: {usage.llm_calls} calls, {usage.completion_tokens} completion tokens, "
+        f"{reply.duration_ms / 1000:.1f}s, repaired {usage.repaired_answers}, excluded {usage.excluded_answers}"
+    )
+
+
+async def test_a_complete_k2_r0_deliberation_on_the_real_model(real_model: RealModel) -> None:
+    # R=0 is not expressible over gRPC (0 means the default round), so the engine is called directly.
+    request = DeliberationRequest(
+        task="Write a Python function add(a, b) that returns the sum.", role=Role.DEV, num_agents=2, rounds=0
+    )
+    async with OpenAILLM(LLMSettings(**llm_settings(real_model))) as llm:
+        result = await deliberate(llm, request)
+    assert result.winner.agent_id and len(result.candidates) == 2
+    # At least 2K calls (drafts and reviews); repairs and a referee for a close call add more.
+    assert result.total.calls >= 4 and result.total.failed_calls == 0
+    print(
+        f"\nREAL MODEL K=2 R=0: {result.total.calls} calls, {result.total.completion_tokens} completion tokens, "
+        f"{result.duration_ms / 1000:.1f}s, repaired {result.repaired_answers}, "
+        f"excluded {len(result.excluded_reviews)}"
+    )
+
+
+async def test_a_complete_k3_r1_deliberate_rpc_on_the_real_model(orchestrator: pb_grpc.OrchestratorServiceStub) -> None:
+    reply: pb.DeliberateResponse | grpc.aio.AioRpcError
+    try:
+        reply = await orchestrator.Deliberate(task(3, 1), timeout=900)
+    except grpc.aio.AioRpcError as err:
+        reply = err
+    assert_winner_or_coded_failure(reply, 3)
+
+
+async def test_streaming_heartbeats_while_calls_wait_for_the_real_server(
+    orchestrator: pb_grpc.OrchestratorServiceStub,
+) -> None:
+    # One call in flight at a time: the second agent waits, and the stream says so meanwhile.
+    items = [i async for i in orchestrator.StreamDeliberation(task(2, 1), timeout=900)]
+    beats = [i.progress for i in items if i.progress.kind == pb.ProgressEvent.HEARTBEAT]
+    assert beats and "waiting for an LLM slot" in beats[0].message
+    kinds = [i.progress.kind for i in items if i.WhichOneof("payload") == "progress"]
+    assert pb.ProgressEvent.AGENT_DONE in kinds
+    assert items[-1].WhichOneof("payload") == "result" and items[-1].result.winner.agent_id
+
+
+async def test_an_approved_plan_is_dispatched_through_ray_to_the_real_model(
+    stack: StackInfo, stack_config: api.StackConfig, real_model: RealModel
+) -> None:
+    """The stack's own orchestrator service, pointed at the real model, picks plan.approved off
+    NATS and runs the council as a Ray job; the outcome comes back on NATS."""
+    switched = api.up(real_model.cfg, only=["orchestrator"])
+    try:
+        env = switched.env()
+        async with flow(env) as f:
+            story_id = story()
+            await f.publish(plan(story_id, [events.Role.DEV]))
+            outcome = (await f.recorder.terminal(story_id, [events.Role.DEV], within=540))["DEV"]
+        if isinstance(outcome, events.DeliberationCompleted):
+            assert outcome.winner.proposal and outcome.candidates
+            print(
+                f"\nREAL MODEL via Ray: repaired {outcome.repaired_answers}, excluded {outcome.excluded_answers}, "
+                f"{outcome.duration_ms / 1000:.1f}s"
+            )
+        else:
+            assert outcome.reason, outcome  # a failure says why
+    finally:
+        api.up(stack_config, only=["orchestrator"])  # back on the simulator for the other tests
