@@ -42,7 +42,10 @@ async def test_one_trace_follows_a_plan_to_its_decision(e2e: Flow) -> None:
     def whole_trace() -> list[dict[str, Any]] | None:
         for spans in traces_of(load(spans_file), did).values():
             names = {s["name"] for s in spans}
-            if {"deliberation.job", "ingest.decision_write", "ingest.plan_write"} <= names:
+            # The Decision's own write, not the earlier one that recorded the queued event.
+            decided = any(s["name"] == "ingest.decision_write" and s["attributes"].get("deliberation_id") == did
+                          for s in spans)
+            if decided and {"deliberation.job", "ingest.plan_write"} <= names:
                 return spans
         return None
 
