@@ -101,9 +101,12 @@ async def wait_consumed(live: LiveContext, stream: str, durable: str, seq: int, 
 
 async def graph_counts(live: LiveContext, prefix: str) -> tuple[int, int]:
     """Nodes and relationships that belong to ids starting with `prefix`."""
+    # Deliberation nodes are left out: the stack's own Orchestrator consumes the same plans and
+    # queues deliberations for them at its own pace, which is not what these counts measure.
     query = """
-    MATCH (n) WHERE any(k IN ['story_id', 'name', 'deliberation_id', 'task_id'] WHERE n[k] STARTS WITH $p)
-    OPTIONAL MATCH (n)-[r]-()
+    MATCH (n) WHERE NOT n:Deliberation
+      AND any(k IN ['story_id', 'name', 'deliberation_id', 'task_id'] WHERE n[k] STARTS WITH $p)
+    OPTIONAL MATCH (n)-[r]-(m) WHERE NOT m:Deliberation
     RETURN count(DISTINCT n) AS nodes, count(DISTINCT r) AS rels
     """
     records, _, _ = await live.app.graph.driver.execute_query(query, p=prefix)
