@@ -218,7 +218,7 @@ async def test_no_tasks_or_connections_left_behind(sim: Sim) -> None:
         outcomes = await asyncio.gather(*(llm.chat(dev_request(temperature=t / 20)) for t in range(12)),
                                         return_exceptions=True)
         cancelled = asyncio.create_task(llm.chat(dev_request(temperature=1.5)))
-        await asyncio.sleep(0.01)
+        await until(lambda: (s := llm.status()).in_flight + s.queued > 0, 5, "the last call to start", 0.01)
         cancelled.cancel()
         await asyncio.gather(cancelled, return_exceptions=True)
         assert sim.open_connections() > 0, "the pool keeps connections alive until the client closes"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ from services.orchestrator.adapters.sandbox import BwrapSandbox
 from services.orchestrator.domain.sandbox import SandboxLimits, SandboxOutcome, SandboxUnavailable
 from services.stack.servers import bubblewrap
 from services.stack.servers.base import StackError
+from tests.waiting import until_sync
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -52,11 +52,7 @@ def processes_with(marker: str) -> list[int]:
 
 def assert_nothing_left(marker: str) -> None:
     # The kernel tears the PID namespace down asynchronously: a bounded wait, not a timing claim.
-    for _ in range(50):
-        if not processes_with(marker):
-            return
-        time.sleep(0.1)
-    pytest.fail(f"processes left behind: {processes_with(marker)}")
+    until_sync(lambda: not processes_with(marker), 5, f"no process left behind with {marker!r}", 0.1)
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 
 import grpc
@@ -13,6 +11,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from services.shared import jetstream
 from services.shared.events import PLAN_APPROVED, PlanApproved, Role
+from tests.waiting import until, until_sync
 
 
 async def test_jetstream_dedupes_by_msg_id_and_durable_pull_acks(stack) -> None:
@@ -76,8 +75,11 @@ async def test_valkey_set_get_with_ttl(stack) -> None:
         assert await client.set(key, "v", px=300)
         assert await client.get(key) == b"v"
         assert 0 < await client.pttl(key) <= 300
-        await asyncio.sleep(0.5)
-        assert await client.get(key) is None
+
+        async def expired() -> bool:
+            return await client.get(key) is None
+
+        await until(expired, 5, f"{key} to expire after its 300 ms TTL")
     finally:
         await client.aclose()
 
@@ -94,10 +96,9 @@ def test_ray_job_runs_project_code(stack) -> None:
         submission_id=f"smoke-{uuid.uuid4().hex[:8]}",
         entrypoint_num_cpus=0.1,
     )
-    deadline = time.monotonic() + 180
-    while (status := client.get_job_status(job_id)) not in {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.STOPPED}:
-        assert time.monotonic() < deadline, f"job still {status}"
-        time.sleep(0.5)
+    ended = {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.STOPPED}
+    status = until_sync(lambda: (s := client.get_job_status(job_id)) in ended and s, 180, f"Ray job {job_id} to end",
+                        interval=0.5)
     logs = client.get_job_logs(job_id)
     assert status == JobStatus.SUCCEEDED, logs
     assert "roles: ARCHITECT DEV QA DEVOPS DATA" in logs
