@@ -21,15 +21,7 @@ import httpx2  # the HTTP library the openai SDK itself runs on
 import openai
 from openai import AsyncOpenAI
 
-from services.orchestrator.adapters.llm_metrics import (
-    CALLS,
-    FIRST_TOKEN,
-    IN_FLIGHT,
-    QUEUE_DEPTH,
-    QUEUE_WAIT,
-    RETRIES,
-    TOKENS,
-)
+from services.orchestrator.adapters import llm_metrics as metrics
 from services.orchestrator.adapters.sse_stream import StreamRead
 from services.orchestrator.domain.llm import (
     ChatRequest,
@@ -165,7 +157,7 @@ class OpenAILLM:
     async def _slot(self) -> AsyncIterator[None]:
         queued_at = time.monotonic()
         self._queued += 1
-        QUEUE_DEPTH.inc()
+        metrics.QUEUE_DEPTH.inc()
         ticker = None
         listener = wait_listener.get()
         if listener is not None and self._slots.locked():
@@ -174,19 +166,19 @@ class OpenAILLM:
             await self._slots.acquire()
         finally:
             self._queued -= 1
-            QUEUE_DEPTH.dec()
+            metrics.QUEUE_DEPTH.dec()
             if ticker is not None:
                 ticker.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await ticker
-        QUEUE_WAIT.observe(time.monotonic() - queued_at)
+        metrics.QUEUE_WAIT.observe(time.monotonic() - queued_at)
         self._in_flight += 1
-        IN_FLIGHT.inc()
+        metrics.IN_FLIGHT.inc()
         try:
             yield
         finally:
             self._in_flight -= 1
-            IN_FLIGHT.dec()
+            metrics.IN_FLIGHT.dec()
             self._slots.release()
 
     async def _tick(self, listener: WaitCallback, since: float) -> None:
@@ -242,20 +234,20 @@ class OpenAILLM:
                             f"LLM call failed after {attempt + 1} attempts: {err.reason}: {err}",
                             retryable=True,
                         ) from err
-                    RETRIES.labels(reason=err.reason).inc()
+                    metrics.RETRIES.labels(reason=err.reason).inc()
                     delay = self._backoff(attempt, err.retry_after)
                     log.info("LLM %s (%s); retry %d in %.2fs", err.reason, err, attempt + 1, delay)
                     await asyncio.sleep(delay)
                     attempt += 1
         except asyncio.CancelledError:
-            CALLS.labels(outcome="cancelled").inc()
+            metrics.CALLS.labels(outcome="cancelled").inc()
             raise
         except LLMError:
-            CALLS.labels(outcome="error").inc()
+            metrics.CALLS.labels(outcome="error").inc()
             raise
-        CALLS.labels(outcome="ok").inc()
-        TOKENS.labels(kind="prompt").inc(usage.prompt_tokens)
-        TOKENS.labels(kind="completion").inc(usage.completion_tokens)
+        metrics.CALLS.labels(outcome="ok").inc()
+        metrics.TOKENS.labels(kind="prompt").inc(usage.prompt_tokens)
+        metrics.TOKENS.labels(kind="completion").inc(usage.completion_tokens)
         duration_ms = (time.monotonic() - started) * 1000.0
         return ChatResult(text=text, usage=usage, duration_ms=duration_ms, model=model, finish_reason=finish)
 
@@ -273,7 +265,7 @@ class OpenAILLM:
                     async for line in resp.iter_lines():
                         if read.feed(line) and first_token.when():
                             first_token.reschedule(None)
-                            FIRST_TOKEN.observe(time.monotonic() - sent)
+                            metrics.FIRST_TOKEN.observe(time.monotonic() - sent)
                     # Read on past [DONE] to the end of the body, as the SDK does, so the
                     # connection goes back to the pool instead of being closed.
         except TimeoutError as err:
