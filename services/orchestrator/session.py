@@ -125,6 +125,7 @@ class Session:
             span.set_attributes({
                 "llm.model": result.model, "llm.prompt_tokens": result.usage.prompt_tokens,
                 "llm.completion_tokens": result.usage.completion_tokens,
+                "llm.time_to_first_token_ms": round(result.first_token_ms, 1),
             })
         ledger.record(result.usage)
         return result

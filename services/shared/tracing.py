@@ -16,7 +16,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import grpc
 from opentelemetry import context, propagate, trace
+from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor, filters
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
@@ -63,6 +65,22 @@ def inject(carrier: dict[str, str] | None = None) -> dict[str, str]:
 
 def extract(carrier: Mapping[str, str] | None) -> context.Context:
     return propagate.extract(dict(carrier or {}))
+
+
+# Probes and reflection would bury the calls that carry work under spans nobody follows.
+_WORK_CALLS = filters.negate(filters.any_of(
+    filters.service_prefix("grpc.health."), filters.service_prefix("grpc.reflection.")
+))
+
+
+def server_interceptors(provider: trace.TracerProvider | None = None) -> list[grpc.aio.ServerInterceptor]:
+    """A server span per RPC, continuing the caller's trace from its gRPC metadata."""
+    return [aio_server_interceptor(tracer_provider=provider, filter_=_WORK_CALLS)]
+
+
+def client_interceptors(provider: trace.TracerProvider | None = None) -> list[grpc.aio.ClientInterceptor]:
+    """A client span per RPC, its context sent in the call's metadata."""
+    return list(aio_client_interceptors(tracer_provider=provider, filter_=_WORK_CALLS))
 
 
 def link_to(carriers: Sequence[Mapping[str, str] | None]) -> list[trace.Link]:

@@ -45,7 +45,8 @@ async def test_one_trace_follows_a_plan_to_its_decision(e2e: Flow) -> None:
             # The Decision's own write, not the earlier one that recorded the queued event.
             decided = any(s["name"] == "ingest.decision_write" and s["attributes"].get("deliberation_id") == did
                           for s in spans)
-            if decided and {"deliberation.job", "ingest.plan_write"} <= names:
+            served = any(n.endswith("/RehydrateSession") for n in names)
+            if decided and served and {"deliberation.job", "ingest.plan_write"} <= names:
                 return spans
         return None
 
@@ -64,8 +65,16 @@ async def test_one_trace_follows_a_plan_to_its_decision(e2e: Flow) -> None:
     assert parent(consumed)["name"] == "publish plan.approved" and parent(consumed)["service"] == "planning-tool"
     assert any(s["name"] == "ingest.plan_write" and s["service"] == "context" for s in spans), \
         "the Context service's ingest of the same plan joins the same trace"
+    # The job asks the Context service for the role's context: gRPC metadata carries the trace.
+    served = [s for s in spans if s["name"].endswith("/RehydrateSession") and s["service"] == "context"]
+    assert served, "the Context service's RehydrateSession span joined the job's trace"
+    for call in served:
+        caller = parent(call)
+        assert caller["service"] == "ray-job" and caller["name"] == call["name"]
+        assert parent(caller) is job
     calls = [s for s in spans if s["name"].startswith("llm.")]
     assert calls and all(parent(c)["name"].startswith("stage.") for c in calls)
+    assert all(c["attributes"]["llm.time_to_first_token_ms"] > 0 for c in calls), "every call says when it began"
     assert {c["attributes"]["agent_id"] for c in calls if c["name"] == "llm.generate"}
     assert all(parent(parent(c)) is job for c in calls)
     [write] = [s for s in spans

@@ -4,7 +4,13 @@ from datetime import timedelta
 
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2 as pb
 from services.orchestrator.domain.lifecycle import completed_event, transition
-from services.orchestrator.domain.model import Candidate, DeliberationRequest, DeliberationResult, StageUsage
+from services.orchestrator.domain.model import (
+    Candidate,
+    DeliberationRequest,
+    DeliberationResult,
+    ExcludedReview,
+    StageUsage,
+)
 from services.orchestrator.domain.tracking import DeliberationRecord, State, deliberation_id, supersedes
 from services.orchestrator.entrypoints import grpc_mapping
 from services.shared.events import DeliberationCancelled, DeliberationCompleted, DeliberationStarted, Role
@@ -54,8 +60,10 @@ def _result() -> DeliberationResult:
     second = Candidate(agent_id="dev-1", proposal="print(2)", final_score=0.4, rank=2)
     usage = [StageUsage(stage="generate", calls=2, prompt_tokens=100, completion_tokens=50, duration_ms=10)]
     total = StageUsage(stage="total", calls=2, prompt_tokens=100, completion_tokens=50, duration_ms=10)
+    left_out = [ExcludedReview(reviewer="dev-1", round=1, reason="invalid after one repair")]
     return DeliberationResult(deliberation_id="d-1", role=Role.DEV, rounds=1, num_agents=2,
-                              candidates=[winner, second], winner=winner, usage=usage, total=total)
+                              candidates=[winner, second], winner=winner, usage=usage, total=total,
+                              repaired_answers=2, excluded_reviews=left_out)
 
 
 def test_completed_event_round_trips_into_the_stored_grpc_record() -> None:
@@ -69,6 +77,8 @@ def test_completed_event_round_trips_into_the_stored_grpc_record() -> None:
     assert message.result.winner.agent_id == "dev-2"
     assert message.result.usage.llm_calls == 2
     assert [c.agent_id for c in message.result.ranked] == ["dev-2", "dev-1"]
+    # What a weak model did to its answers survives the trip through the event.
+    assert (message.result.usage.repaired_answers, message.result.usage.excluded_answers) == (2, 1)
 
 
 def test_request_mapping_applies_defaults_and_names_bad_fields() -> None:

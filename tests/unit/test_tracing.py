@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from rich.console import Console
 
+from services.gen.fleet.context.v1 import context_pb2, context_pb2_grpc
 from services.shared import tracing
 from services.shared.trace_view import draw, load, ordered, traces_of
 
@@ -60,3 +65,55 @@ def test_a_batch_span_links_every_message_it_handled(tmp_path: Path) -> None:
     assert {f"{link.context.trace_id:032x}" for link in links} == {
         c["traceparent"].split("-")[1] for c in carriers
     }
+
+
+async def test_grpc_metadata_carries_the_trace_and_probes_make_no_spans(tmp_path: Path) -> None:
+    spans_file = tmp_path / "spans.jsonl"
+    caller, callee = provider(spans_file, "ray-job"), provider(spans_file, "context")
+    server = grpc.aio.server(interceptors=tracing.server_interceptors(callee))
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection([health.SERVICE_NAME], server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}",
+                                             interceptors=tracing.client_interceptors(caller)) as channel:
+            with caller.get_tracer("t").start_as_current_span("deliberation.job"):
+                await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
+            stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+            async for _ in stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")])):
+                pass
+    finally:
+        await server.stop(0)
+    names = [s["name"] for s in load(spans_file)]
+    # Health probes and reflection are filtered out: only the job's own span is left.
+    assert names == ["deliberation.job"], names
+
+
+async def test_a_work_rpc_gets_a_client_and_a_server_span_in_one_trace(tmp_path: Path) -> None:
+    spans_file = tmp_path / "spans.jsonl"
+    caller, callee = provider(spans_file, "ray-job"), provider(spans_file, "context")
+
+    class Echo(context_pb2_grpc.ContextServiceServicer):
+        async def GetContext(self, request: Any, context: Any) -> Any:
+            return context_pb2.GetContextResponse(version=request.story_id)
+
+    server = grpc.aio.server(interceptors=tracing.server_interceptors(callee))
+    context_pb2_grpc.add_ContextServiceServicer_to_server(Echo(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}",
+                                             interceptors=tracing.client_interceptors(caller)) as channel:
+            with caller.get_tracer("t").start_as_current_span("deliberation.job"):
+                reply = await context_pb2_grpc.ContextServiceStub(channel).GetContext(
+                    context_pb2.GetContextRequest(story_id="S-9"))
+    finally:
+        await server.stop(0)
+    assert reply.version == "S-9"
+    spans = {s["service"] + ":" + s["name"]: s for s in load(spans_file)}
+    method = "/fleet.context.v1.ContextService/GetContext"
+    job, sent, served = spans["ray-job:deliberation.job"], spans[f"ray-job:{method}"], spans[f"context:{method}"]
+    assert sent["parent_id"] == job["span_id"] and served["parent_id"] == sent["span_id"]
+    assert len({job["trace_id"], sent["trace_id"], served["trace_id"]}) == 1

@@ -10,6 +10,7 @@ import grpc
 from services.gen.fleet.context.v1 import context_pb2 as pb
 from services.gen.fleet.context.v1 import context_pb2_grpc as pb_grpc
 from services.orchestrator.domain.council import Role
+from services.shared import tracing
 
 POLL_FIRST_S = 0.02
 POLL_MAX_S = 0.25
@@ -43,7 +44,7 @@ async def plan_context(
     deadline = time.monotonic() + wait_s
     last = "story not recorded yet"
     pause = POLL_FIRST_S
-    async with grpc.aio.insecure_channel(addr) as channel:
+    async with grpc.aio.insecure_channel(addr, interceptors=tracing.client_interceptors()) as channel:
         stub = pb_grpc.ContextServiceStub(channel)
         while time.monotonic() < deadline:
             try:

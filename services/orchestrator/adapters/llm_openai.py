@@ -226,7 +226,7 @@ class OpenAILLM:
             while True:
                 try:
                     async with self._slot():
-                        text, usage, model, finish = await self._attempt(request)
+                        text, usage, model, finish, first_token_ms = await self._attempt(request)
                     break
                 except _Retryable as err:
                     if attempt >= self.settings.llm_max_retries:
@@ -249,13 +249,15 @@ class OpenAILLM:
         metrics.TOKENS.labels(kind="prompt").inc(usage.prompt_tokens)
         metrics.TOKENS.labels(kind="completion").inc(usage.completion_tokens)
         duration_ms = (time.monotonic() - started) * 1000.0
-        return ChatResult(text=text, usage=usage, duration_ms=duration_ms, model=model, finish_reason=finish)
+        return ChatResult(text=text, usage=usage, duration_ms=duration_ms, first_token_ms=first_token_ms,
+                          model=model, finish_reason=finish)
 
-    async def _attempt(self, request: ChatRequest) -> tuple[str, Usage, str, str]:
+    async def _attempt(self, request: ChatRequest) -> tuple[str, Usage, str, str, float]:
         s = self.settings
         sent = time.monotonic()
         first_token = asyncio.timeout(s.llm_first_token_timeout_s)
         read = StreamRead(model=s.vllm_model)
+        first_token_s = 0.0
         try:
             async with asyncio.timeout(s.llm_total_timeout_s), first_token:
                 # The raw response, not the SDK's stream (see sse_stream.py). Leaving the `async with`
@@ -265,7 +267,8 @@ class OpenAILLM:
                     async for line in resp.iter_lines():
                         if read.feed(line) and first_token.when():
                             first_token.reschedule(None)
-                            metrics.FIRST_TOKEN.observe(time.monotonic() - sent)
+                            first_token_s = time.monotonic() - sent
+                            metrics.FIRST_TOKEN.observe(first_token_s)
                     # Read on past [DONE] to the end of the body, as the SDK does, so the
                     # connection goes back to the pool instead of being closed.
         except TimeoutError as err:
@@ -293,4 +296,4 @@ class OpenAILLM:
             # Servers without include_usage: a rough count keeps accounting non-zero.
             prompt_chars = sum(len(m.content) for m in request.messages)
             usage = Usage(calls=1, prompt_tokens=prompt_chars // 4, completion_tokens=len(read.parts))
-        return text, usage, read.model, read.finish_reason
+        return text, usage, read.model, read.finish_reason, first_token_s * 1000.0

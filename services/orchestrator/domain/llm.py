@@ -73,6 +73,8 @@ class ChatResult(BaseModel):
     text: str
     usage: Usage = Field(default_factory=Usage)
     duration_ms: float = 0.0
+    # From sending the request that answered to its first token (0 where unknown).
+    first_token_ms: float = 0.0
     model: str = ""
     # "stop", or "length" when the answer hit max_tokens.
     finish_reason: str = ""

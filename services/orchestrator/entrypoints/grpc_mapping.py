@@ -184,6 +184,7 @@ def stored_result(r: DeliberationRecord) -> pb.DeliberateResponse:
         usage=pb.Usage(
             llm_calls=total.calls, prompt_tokens=total.prompt_tokens, completion_tokens=total.completion_tokens,
             stages=[pb.StageUsage(**u.model_dump()) for u in done.usage if u.stage != "total"],
+            repaired_answers=done.repaired_answers, excluded_answers=done.excluded_answers,
         ),
         margin=done.margin,
         margin_error=done.margin_error,
