@@ -36,7 +36,7 @@ def context_pid(cfg: StackConfig) -> int | None:
 
 
 async def test_readiness_follows_nats_then_neo4j_down_and_back(own_stack: StackConfig) -> None:
-    addr = f"127.0.0.1:{own_stack.context_port}"
+    addr = f"127.0.0.1:{own_stack.context_grpc_port}"
     pid = await asyncio.to_thread(context_pid, own_stack)
     assert pid and await health(addr) == "SERVING"
     for dependency in ("nats", "neo4j"):
