@@ -15,6 +15,7 @@ from rich.table import Table
 
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2 as pb
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2_grpc as pb_grpc
+from services.orchestrator.entrypoints import pictures
 from services.shared import events, jetstream
 
 console = Console()
@@ -158,10 +159,12 @@ def show_result(result: pb.DeliberateResponse) -> None:
         checks = " ".join(f"{k.name}:{'ok' if k.passed else 'FAIL'}" for k in c.checks)
         table.add_row(str(c.rank), c.agent_id, f"{c.score:.3f}", rubric, checks, str(len(c.reviews)))
     console.print(table)
+    if any(c.reviews for c in result.ranked):
+        console.print(pictures.score_matrix(result))
+    console.print(pictures.stage_timeline(result))
     u = result.usage
     console.print(f"usage: {u.llm_calls} LLM calls, {u.prompt_tokens} prompt + {u.completion_tokens} completion "
-                  f"tokens, {result.duration_ms / 1000:.1f}s; stages: "
-                  + ", ".join(f"{s.stage} {s.calls} calls/{s.duration_ms:.0f}ms" for s in u.stages))
+                  f"tokens, {result.duration_ms / 1000:.1f}s")
     for note in [*(f"{f.agent_id} failed at {f.stage}: {f.reason}" for f in result.failures), *result.notes]:
         console.print(f"[yellow]note[/]: {note}")
     console.print(verdict_line(result))
