@@ -52,12 +52,12 @@ from services.context.bootstrap import ContextApp, bootstrap
 from services.context.entrypoints.grpc_servicer import ContextServicer
 from services.context.entrypoints.nats_consumers import batch_handler
 from services.context.ingest import record_plan_approved_batch
+from services.context.settings import ContextSettings
 from services.gen.fleet.context.v1 import context_pb2 as pb
 from services.gen.fleet.context.v1 import context_pb2_grpc
 from services.shared.deadletter import DeadLetters
 from services.shared.events import PLAN_APPROVED, Event, PlanApproved, PlanTask, parse_event
 from services.shared.jetstream import DEFAULT_MAX_INLINE_BYTES, ConsumerSpec, process_batch
-from services.shared.settings import ContextSettings
 from services.stack.api import StackConfig
 
 BATCH = 500

@@ -56,6 +56,7 @@ from services.context.bootstrap import bootstrap as context_bootstrap
 from services.context.commands import decision_input, update_context
 from services.context.entrypoints.grpc_servicer import ContextServicer
 from services.context.ingest import record_plan_approved_batch
+from services.context.settings import ContextSettings
 from services.gen.fleet.context.v1 import context_pb2_grpc
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2 as pb
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2_grpc as pb_grpc
@@ -66,8 +67,8 @@ from services.orchestrator.bootstrap import bootstrap
 from services.orchestrator.domain.council import Council, Role
 from services.orchestrator.domain.llm import ChatRequest, ChatResult, LLMPort
 from services.orchestrator.domain.prompts import serialized, shared_prefix_share
+from services.orchestrator.settings import OrchestratorSettings
 from services.shared.events import PlanApproved, PlanTask
-from services.shared.settings import ContextSettings, OrchestratorSettings
 from services.simulator.tokens import count_tokens, tokenizer_name
 from services.stack.api import StackConfig
 

@@ -40,7 +40,7 @@ from services.orchestrator.domain.council import Role
 from services.orchestrator.domain.execution import split
 from services.orchestrator.domain.model import DeliberationRequest, DeliberationResult
 from services.orchestrator.execution.run import run_code
-from services.shared.settings import OrchestratorSettings
+from services.orchestrator.settings import OrchestratorSettings
 from services.simulator import tasks as task_set
 
 

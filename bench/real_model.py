@@ -21,8 +21,8 @@ from services.orchestrator.domain.council import Role
 from services.orchestrator.domain.llm import ChatRequest, ChatResult, LLMPort
 from services.orchestrator.domain.model import DeliberationRequest
 from services.orchestrator.domain.prompts import shared_prefix_share
+from services.orchestrator.settings import LLMSettings
 from services.shared.events import PlanApproved
-from services.shared.settings import LLMSettings
 from services.simulator.tokens import count_tokens
 from services.stack.api import StackConfig
 

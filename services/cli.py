@@ -30,8 +30,8 @@ register_demo(app)
 def context_serve() -> None:
     """Run the Context service (gRPC + NATS consumers) until SIGTERM."""
     from services.context.bootstrap import serve
+    from services.context.settings import ContextSettings
     from services.shared.logs import configure
-    from services.shared.settings import ContextSettings
 
     settings = ContextSettings()
     configure("context", settings.log_level)
@@ -43,8 +43,8 @@ def context_serve() -> None:
 def orchestrator_serve() -> None:
     """Run the Orchestrator service (gRPC + NATS consumers) until SIGTERM."""
     from services.orchestrator.bootstrap import serve
+    from services.orchestrator.settings import OrchestratorSettings
     from services.shared.logs import configure
-    from services.shared.settings import OrchestratorSettings
 
     settings = OrchestratorSettings()
     configure("orchestrator", settings.log_level)

@@ -17,12 +17,12 @@ from services.context.domain.scope import ScopePolicy, policy_from_mapping
 from services.context.entrypoints.grpc_servicer import ContextServicer
 from services.context.entrypoints.nats_consumers import consumer_specs, consumer_workers
 from services.context.ports import Deps
+from services.context.settings import ContextSettings
 from services.gen.fleet.context.v1 import context_pb2, context_pb2_grpc
 from services.shared import grpcserver, jetstream
 from services.shared.deadletter import DeadLetters
 from services.shared.events import Event
 from services.shared.grpcserver import Dependency, Worker
-from services.shared.settings import ContextSettings
 
 log = logging.getLogger(__name__)
 POLICY_PATH = Path(__file__).with_name("scope_policy.yaml")

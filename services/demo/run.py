@@ -24,8 +24,8 @@ from services.gen.fleet.context.v1 import context_pb2_grpc as cpb_grpc
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2 as opb
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2_grpc as opb_grpc
 from services.orchestrator.entrypoints.cli import show_result
+from services.orchestrator.settings import OrchestratorSettings
 from services.shared import events, jetstream, tracing
-from services.shared.settings import OrchestratorSettings
 from services.stack.api import StackConfig, stack_env
 
 console = Console()

@@ -24,9 +24,9 @@ from services.orchestrator.domain.admission import Budget, budget
 from services.orchestrator.entrypoints.consumers import workers
 from services.orchestrator.entrypoints.grpc_servicer import OrchestratorServicer
 from services.orchestrator.ports import Deps
+from services.orchestrator.settings import OrchestratorSettings
 from services.shared import grpcserver, jetstream, tracing
 from services.shared.deadletter import DeadLetters
-from services.shared.settings import OrchestratorSettings
 
 SERVICE_NAME = orchestrator_pb2.DESCRIPTOR.services_by_name["OrchestratorService"].full_name
 # The settings a Ray job reads back from its environment (see `bootstrap`, which it calls too):

@@ -1,4 +1,5 @@
-"""One settings object per service, read from environment variables.
+"""The settings every service shares; each service's own are in its settings.py
+(services/context/settings.py, services/orchestrator/settings.py).
 
 Field names are the lower-case environment variable names listed in
 ARCHITECTURE.md; tests/unit/test_deploy_env.py checks the manifests against them.
@@ -6,10 +7,7 @@ ARCHITECTURE.md; tests/unit/test_deploy_env.py checks the manifests against them
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -28,72 +26,3 @@ class CommonSettings(BaseSettings):
     # Nats-Msg-Id repeats inside this window are dropped by JetStream; later ones reach
     # the idempotent handlers.
     nats_duplicate_window_s: float = Field(default=120.0, gt=0)
-
-
-class ContextSettings(CommonSettings):
-    neo4j_uri: str = "bolt://127.0.0.1:7687"
-    neo4j_user: str = "neo4j"
-    neo4j_password: SecretStr = SecretStr("conclave-dev-password")
-    valkey_url: str = "redis://127.0.0.1:6379/0"
-    context_cache_ttl_s: int = Field(default=300, ge=1)
-    # Token budgets are counted with the vocabulary of the model the councils use: the first
-    # key of TOKENIZER_VOCABULARIES (JSON) that the model's name starts with, else cl100k_base.
-    vllm_model: str = "conclave-sim"
-    tokenizer_vocabularies: dict[str, str] = Field(
-        default_factory=lambda: {
-            "llama-3": "llama3", "llama3": "llama3", "meta-llama-3": "llama3",
-            "qwen2": "qwen3", "qwen3": "qwen3", "gpt-4o": "o200k_base", "gpt-oss": "o200k_harmony",
-            "gpt-4": "cl100k_base", "gpt-3.5": "cl100k_base",
-        }
-    )  # fmt: skip
-
-    @field_validator("tokenizer_vocabularies", mode="before")
-    @classmethod
-    def _json_table(cls, value: Any) -> Any:
-        # The environment's JSON text, also when validated from plain values (manifests, tests).
-        return json.loads(value) if isinstance(value, str) else value
-
-
-class LLMSettings(BaseSettings):
-    """Env names are the field names upper-cased (VLLM_URL, LLM_MAX_IN_FLIGHT, ...)."""
-
-    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
-
-    vllm_url: str = "http://127.0.0.1:8000/v1"
-    vllm_model: str = "conclave-sim"
-    vllm_api_key: str = "EMPTY"
-    llm_max_in_flight: int = Field(default=16, ge=1)
-    llm_connect_timeout_s: float = Field(default=5.0, gt=0)
-    llm_first_token_timeout_s: float = Field(default=30.0, gt=0)
-    llm_total_timeout_s: float = Field(default=300.0, gt=0)
-    llm_max_retries: int = Field(default=3, ge=0)
-    llm_ready_timeout_s: float = Field(default=120.0, ge=0)
-    llm_backoff_base_s: float = Field(default=0.25, ge=0)
-    llm_backoff_max_s: float = Field(default=8.0, ge=0)
-    llm_probe_interval_s: float = Field(default=1.0, gt=0)
-    # A ceiling on free-text answers (proposals, revisions) for a small or slow model; structured
-    # answers keep the budget their schema needs. 0: the engine's own budgets.
-    llm_max_answer_tokens: int = Field(default=0, ge=0)
-
-
-class OrchestratorSettings(CommonSettings, LLMSettings):
-    grpc_port: int = Field(default=50052, ge=0, le=65535)
-    metrics_port: int = Field(default=9102, ge=0, le=65535)
-    ray_address: str = "http://127.0.0.1:8265"
-    ray_auth_token: SecretStr = SecretStr("")
-    ray_job_num_cpus: float = Field(default=0.25, ge=0)
-    ray_job_num_gpus: float = Field(default=0.0, ge=0)
-    context_addr: str = "127.0.0.1:50051"
-    orchestrator_addr: str = "127.0.0.1:50052"
-    default_councils: bool = True
-    # How long a Ray job waits for the Context service to record the approved plan.
-    plan_wait_s: float = Field(default=60.0, gt=0)
-    # Counted from admission: time waiting in the queue has its own, larger bound.
-    deliberation_deadline_s: float = Field(default=600.0, gt=0)
-    queue_deadline_s: float = Field(default=3600.0, gt=0)
-    # The model server's concurrent sequences (vLLM's --max-num-seqs): all Ray jobs together stay within it.
-    model_max_in_flight: int = Field(default=16, ge=1)
-    # Deliberations holding a Ray job at once, across replicas; 0 derives it as
-    # model_max_in_flight // 3 (a default council's parallel stage).
-    admission_max_running: int = Field(default=0, ge=0)
-    admission_lease_s: float = Field(default=10.0, gt=0)

@@ -14,8 +14,8 @@ from nats.js.errors import NotFoundError
 
 from services.context.bootstrap import ContextApp, bootstrap
 from services.context.entrypoints.grpc_servicer import ContextServicer
+from services.context.settings import ContextSettings
 from services.gen.fleet.context.v1 import context_pb2_grpc
-from services.shared.settings import ContextSettings
 from tests.waiting import until
 
 

@@ -13,7 +13,7 @@ from services.orchestrator.adapters.llm_routes import RoutedLLM
 from services.orchestrator.deliberation import deliberate
 from services.orchestrator.domain.council import AgentSpec, Council, Role
 from services.orchestrator.domain.model import DeliberationRequest
-from services.shared.settings import LLMSettings
+from services.orchestrator.settings import LLMSettings
 from services.simulator.settings import SimSettings
 from tests.simkit import Sim, running_sim
 

@@ -14,7 +14,7 @@ import pytest
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2 as pb
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2_grpc as pb_grpc
 from services.orchestrator.bootstrap import App, bootstrap
-from services.shared.settings import OrchestratorSettings
+from services.orchestrator.settings import OrchestratorSettings
 from tests.simkit import Sim
 from tests.waiting import until
 

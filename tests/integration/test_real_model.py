@@ -28,8 +28,8 @@ from services.orchestrator.domain.budgets import answer_tokens
 from services.orchestrator.domain.council import Role
 from services.orchestrator.domain.llm import ChatMessage, ChatRequest, LLMError
 from services.orchestrator.domain.model import DeliberationRequest
+from services.orchestrator.settings import LLMSettings, OrchestratorSettings
 from services.shared import events
-from services.shared.settings import LLMSettings, OrchestratorSettings
 from services.stack import api
 from services.stack.api import StackInfo
 from tests.e2e.support import flow, plan, story

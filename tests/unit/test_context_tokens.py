@@ -6,7 +6,7 @@ import pytest
 
 from services.context.adapters.tokenizer import load_counter
 from services.context.domain.tokens import estimate_tokens, vocabulary_for
-from services.shared.settings import ContextSettings
+from services.context.settings import ContextSettings
 
 TABLE = ContextSettings.model_fields["tokenizer_vocabularies"].get_default(call_default_factory=True)
 

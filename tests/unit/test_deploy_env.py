@@ -10,7 +10,8 @@ import pytest
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings
 
-from services.shared.settings import ContextSettings, OrchestratorSettings
+from services.context.settings import ContextSettings
+from services.orchestrator.settings import OrchestratorSettings
 from tests.unit.test_deploy_manifests import OVERLAYS, Doc, containers, fresh, image_repo, one, rendered
 
 # The conclave command a container runs decides which settings class reads its environment.

@@ -12,7 +12,7 @@ from services.orchestrator.domain.council import AgentSpec, Council, Role, valid
 from services.orchestrator.domain.errors import ValidationError
 from services.orchestrator.domain.llm import ChatRequest
 from services.orchestrator.entrypoints import grpc_mapping
-from services.shared.settings import LLMSettings
+from services.orchestrator.settings import LLMSettings
 from services.simulator.content import answer
 from services.simulator.models import ModelProfile, parse_models
 from tests.unit.test_deliberation_engine import QUALITY, ScriptedLLM, make_request

@@ -33,7 +33,7 @@ from services.orchestrator.domain.llm import (
     notify_waiting,
     wait_listener,
 )
-from services.shared.settings import LLMSettings
+from services.orchestrator.settings import LLMSettings
 
 log = logging.getLogger("conclave.llm")
 

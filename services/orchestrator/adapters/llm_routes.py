@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from services.orchestrator.adapters.llm_openai import OpenAILLM
 from services.orchestrator.domain.llm import ChatRequest, ChatResult
-from services.shared.settings import LLMSettings
+from services.orchestrator.settings import LLMSettings
 
 
 class RoutedLLM(OpenAILLM):

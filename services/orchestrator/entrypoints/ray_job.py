@@ -30,9 +30,9 @@ from services.orchestrator import handlers
 from services.orchestrator.bootstrap import bootstrap_job
 from services.orchestrator.domain.errors import NotFound
 from services.orchestrator.domain.tracking import State
+from services.orchestrator.settings import OrchestratorSettings
 from services.shared import tracing
 from services.shared.logs import configure
-from services.shared.settings import OrchestratorSettings
 
 IMPORTED_AT = time.time()
 log = logging.getLogger(__name__)
