@@ -22,7 +22,7 @@ from services.gen.fleet.context.v1 import context_pb2, context_pb2_grpc
 from services.shared import grpcserver, jetstream
 from services.shared.deadletter import DeadLetters
 from services.shared.events import Event
-from services.shared.grpcserver import Dependency, Worker
+from services.shared.supervision import Dependency, Worker
 
 log = logging.getLogger(__name__)
 POLICY_PATH = Path(__file__).with_name("scope_policy.yaml")

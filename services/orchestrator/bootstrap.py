@@ -27,6 +27,7 @@ from services.orchestrator.ports import Deps
 from services.orchestrator.settings import OrchestratorSettings
 from services.shared import grpcserver, jetstream, tracing
 from services.shared.deadletter import DeadLetters
+from services.shared.supervision import Dependency
 
 SERVICE_NAME = orchestrator_pb2.DESCRIPTOR.services_by_name["OrchestratorService"].full_name
 # The settings a Ray job reads back from its environment (see `bootstrap`, which it calls too):
@@ -114,8 +115,8 @@ async def serve(settings: OrchestratorSettings) -> None:
         services=[grpcserver.ServiceBinding(SERVICE_NAME, app.register)],
         workers=workers(app.nc.jetstream(), app.deps, letters=letters),
         dependencies=[
-            grpcserver.Dependency("nats", _connected(app.nc)),
-            grpcserver.Dependency("ray", ray_probe(settings.ray_address, settings.ray_auth_token.get_secret_value())),
+            Dependency("nats", _connected(app.nc)),
+            Dependency("ray", ray_probe(settings.ray_address, settings.ray_auth_token.get_secret_value())),
         ],
         close=app.close,
         grace_s=settings.shutdown_grace_s,

@@ -24,7 +24,7 @@ from services.shared.supervision import Dependency, Readiness, Worker, name_of, 
 
 log = logging.getLogger(__name__)
 
-__all__ = ["LIVENESS", "Dependency", "ServerPlan", "ServiceBinding", "Worker", "run"]
+__all__ = ["LIVENESS", "ServerPlan", "ServiceBinding", "run"]
 LIVENESS = "liveness"
 
 

@@ -24,9 +24,8 @@ from services.shared.events import (
     StoryTransitioned,
     stream_for,
 )
-from services.shared.grpcserver import Worker
 from services.shared.jetstream import BatchHandler, ConsumerSpec, run_consumer
-from services.shared.supervision import named
+from services.shared.supervision import Worker, named
 
 DELIBERATIONS = DELIBERATION_EVENTS
 

@@ -16,8 +16,7 @@ from services.orchestrator.housekeeping import housekeep
 from services.orchestrator.ports import Deps
 from services.shared import events, jetstream
 from services.shared.deadletter import DeadLetters
-from services.shared.grpcserver import Worker
-from services.shared.supervision import named
+from services.shared.supervision import Worker, named
 
 log = logging.getLogger(__name__)
 
