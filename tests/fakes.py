@@ -85,7 +85,7 @@ class FakeDeliberations:
         self.records[record.deliberation_id] = record
         return True
 
-    async def unlist(self, deliberation_id: str) -> None:
+    async def remove_from_open_index(self, deliberation_id: str) -> None:
         self.open_ids.discard(deliberation_id)
 
     async def active(self, story_id: str, role: Role) -> DeliberationRecord | None:
@@ -95,7 +95,7 @@ class FakeDeliberations:
     async def all(self) -> list[DeliberationRecord]:
         return list(self.records.values())
 
-    async def listed(self) -> list[DeliberationRecord]:
+    async def records_in_open_index(self) -> list[DeliberationRecord]:
         return [self.records[did] for did in sorted(self.open_ids)]
 
 

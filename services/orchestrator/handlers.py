@@ -11,7 +11,7 @@ from services.orchestrator import queries
 from services.orchestrator.domain.admission import to_admit
 from services.orchestrator.domain.council import DEFAULT_NUM_AGENTS, AgentSpec, Council, Role, default_council
 from services.orchestrator.domain.errors import AlreadyExists, CouncilFailed, NotFound, ValidationError
-from services.orchestrator.domain.lifecycle import agent_event, completed_event, header, transition
+from services.orchestrator.domain.lifecycle import agent_event, completed_event, event_fields, transition
 from services.orchestrator.domain.model import (
     DeliberationRequest,
     DeliberationResult,
@@ -90,7 +90,7 @@ async def enqueue(deps: Deps, record: DeliberationRecord) -> DeliberationRecord:
         "trace": tracing.inject(),
     })
     if await deps.deliberations.create(record):
-        await deps.publish(events.DeliberationQueued(**header(record)))
+        await deps.publish(events.DeliberationQueued(**event_fields(record)))
         return record
     stored = await deps.deliberations.get(record.deliberation_id)
     assert stored is not None
@@ -105,7 +105,7 @@ async def admit(deps: Deps) -> list[str]:
     async with deps.admitting:
         if not await deps.lease.hold():
             return []
-        chosen = to_admit(await deps.deliberations.listed(), deps.budget.max_running)
+        chosen = to_admit(await deps.deliberations.records_in_open_index(), deps.budget.max_running)
         admitted = []
         at = utcnow()
         for record in chosen:
@@ -149,7 +149,8 @@ async def _dispatch_roles(deps: Deps, event: events.PlanApproved) -> None:
             plan_id=event.plan_id, plan_version=event.plan_version,
         )
         if council is None:
-            await deps.publish(events.DeliberationFailed(**header(record), reason=f"no council for role {role.value}"))
+            reason = f"no council for role {role.value}"
+            await deps.publish(events.DeliberationFailed(**event_fields(record), reason=reason))
             continue
         active = await deps.deliberations.active(event.story_id, role)
         if active and active.deliberation_id != did:
@@ -168,14 +169,15 @@ async def record_outcome(deps: Deps, event: events.DeliberationEvent) -> None:
     if record is None or (moved := transition(record, event)) == record:
         return
     if await deps.deliberations.save(moved) and moved.terminal:
-        await deps.deliberations.unlist(record.deliberation_id)  # the event is out: we consumed it
+        await deps.deliberations.remove_from_open_index(record.deliberation_id)  # the event is out: we consumed it
     if moved.terminal:
         await admit(deps)  # its slot is free
 
 
 async def cancel(deps: Deps, did: str, reason: str) -> DeliberationRecord:
     record = await queries.get_deliberation(deps, did)
-    await finish(deps, record, events.DeliberationCancelled(**header(record), reason=reason or "cancelled by request"))
+    cancelled = events.DeliberationCancelled(**event_fields(record), reason=reason or "cancelled by request")
+    await finish(deps, record, cancelled)
     return await queries.get_deliberation(deps, did)
 
 
@@ -198,7 +200,7 @@ async def store_then_announce(deps: Deps, record: DeliberationRecord, event: eve
         return False
     await deps.publish(event)
     if moved.terminal:
-        await deps.deliberations.unlist(record.deliberation_id)
+        await deps.deliberations.remove_from_open_index(record.deliberation_id)
     return True
 
 
@@ -219,7 +221,7 @@ async def run_deliberation_job(deps: Deps, did: str) -> State | None:
 
 async def _run_job(deps: Deps, record: DeliberationRecord) -> State | None:
     did = record.deliberation_id
-    if not await store_then_announce(deps, record, events.DeliberationStarted(**header(record))):
+    if not await store_then_announce(deps, record, events.DeliberationStarted(**event_fields(record))):
         return None
     try:
         result = await _deliberate_record(deps, record)
@@ -228,7 +230,7 @@ async def _run_job(deps: Deps, record: DeliberationRecord) -> State | None:
         reason = str(exc) if expected else f"{type(exc).__name__}: {exc}"
         if not expected:
             log.exception("deliberation job failed", extra={"deliberation_id": did})
-        failed = events.DeliberationFailed(**header(record), reason=reason)
+        failed = events.DeliberationFailed(**event_fields(record), reason=reason)
         return State.FAILED if await store_then_announce(deps, record, failed) else None
     completed = await store_then_announce(deps, record, completed_event(record, result))
     return State.COMPLETED if completed else None

@@ -50,14 +50,14 @@ class DeliberationRepository(Protocol):
     async def get(self, deliberation_id: str) -> DeliberationRecord | None: ...
 
     async def create(self, record: DeliberationRecord) -> bool:
-        """Store and list a new record; False when one with this id exists."""
+        """Store a new record and put it in the open index; False when one with this id exists."""
         ...
 
     async def save(self, record: DeliberationRecord) -> bool:
         """Store a transition; False when a final state was stored first."""
         ...
 
-    async def unlist(self, deliberation_id: str) -> None:
+    async def remove_from_open_index(self, deliberation_id: str) -> None:
         """Drop the id from the open index once its final event is out."""
         ...
 
@@ -65,7 +65,7 @@ class DeliberationRepository(Protocol):
 
     async def all(self) -> list[DeliberationRecord]: ...
 
-    async def listed(self) -> list[DeliberationRecord]:
+    async def records_in_open_index(self) -> list[DeliberationRecord]:
         """The records still in the open index."""
         ...
 

@@ -78,5 +78,5 @@ class QueueView:
 
 async def queue_view(deps: Deps) -> QueueView:
     at = utcnow()
-    open_ = [r for r in await deps.deliberations.listed() if r.state == State.QUEUED or r.admitted]
+    open_ = [r for r in await deps.deliberations.records_in_open_index() if r.state == State.QUEUED or r.admitted]
     return QueueView(sorted(open_, key=lambda r: r.created_at), at)

@@ -15,7 +15,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from services.orchestrator import handlers, housekeeping
 from services.orchestrator.adapters.state_kv import OPEN_BUCKET, AdmissionLease, DeliberationStore
 from services.orchestrator.domain.admission import budget
-from services.orchestrator.domain.lifecycle import header
+from services.orchestrator.domain.lifecycle import event_fields
 from services.orchestrator.domain.model import DeliberationRequest
 from services.orchestrator.domain.tracking import DeliberationRecord, State
 from services.orchestrator.ports import Deps
@@ -69,7 +69,7 @@ def fresh() -> DeliberationRecord:
 
 
 async def open_ids(store: DeliberationStore) -> set[str]:
-    return {r.deliberation_id for r in await store.listed()}
+    return {r.deliberation_id for r in await store.records_in_open_index()}
 
 
 async def messages_under(nc: Client, deliberation_id: str) -> int:
@@ -94,9 +94,9 @@ async def test_a_final_state_is_stored_announced_once_and_unlisted_without_a_tra
         assert await store.create(record)
     assert not await store.create(running)
     since = await last_seq(nc)
-    assert await announce(running, events.DeliberationStarted(**header(running)))
-    assert await announce(done, events.DeliberationFailed(**header(done), reason="boom"))
-    assert not await announce(done, events.DeliberationCancelled(**header(done), reason="late"))
+    assert await announce(running, events.DeliberationStarted(**event_fields(running)))
+    assert await announce(done, events.DeliberationFailed(**event_fields(done), reason="boom"))
+    assert not await announce(done, events.DeliberationCancelled(**event_fields(done), reason="late"))
     stored = await store.get(done.deliberation_id)
     assert stored is not None and (stored.state, stored.reason) == (State.FAILED, "boom")
     assert await stored_since(nc, since, done.deliberation_id) == [f"{done.deliberation_id}.failed"]
@@ -106,7 +106,7 @@ async def test_a_final_state_is_stored_announced_once_and_unlisted_without_a_tra
     assert await messages_under(nc, done.deliberation_id) == 0
     assert not await store.create(done)  # a redelivered plan finds it and lists nothing again
     assert await messages_under(nc, done.deliberation_id) == 0
-    assert await announce(running, events.DeliberationCancelled(**header(running), reason="test over"))
+    assert await announce(running, events.DeliberationCancelled(**event_fields(running), reason="test over"))
 
 
 async def test_a_final_state_whose_publisher_died_is_announced_by_housekeeping(nc: Client) -> None:
@@ -119,7 +119,7 @@ async def test_a_final_state_whose_publisher_died_is_announced_by_housekeeping(n
     deps = kv_deps(nc, store)
     # The stack's own Orchestrator runs the same housekeeping and may get there first; either
     # way the event goes out exactly once.
-    await housekeeping.announce_unannounced(deps, await store.listed())
+    await housekeeping.announce_unannounced(deps, await store.records_in_open_index())
     assert await stored_since(nc, since, record.deliberation_id) == [f"{record.deliberation_id}.cancelled"]
     assert await messages_under(nc, record.deliberation_id) == 0
     assert record.deliberation_id not in await open_ids(store)

@@ -99,7 +99,7 @@ async def test_the_queue_and_the_run_have_separate_clocks() -> None:
     admitted = next(r for r in await d.deliberations.all() if r.state == State.PENDING)
     assert admitted.admitted_at is not None and admitted.deadline_at is not None
     assert admitted.deadline_at - admitted.admitted_at == timedelta(seconds=d.deadline_s)
-    expired = await housekeeping.reap_expired(d, await d.deliberations.listed())
+    expired = await housekeeping.reap_expired(d, await d.deliberations.records_in_open_index())
     others = [r.deliberation_id for r in await d.deliberations.all() if r.deliberation_id != admitted.deliberation_id]
     assert expired == others
     assert isinstance(d.publish, Published)
@@ -114,7 +114,7 @@ class SlowFirstScan(FakeDeliberations):
         super().__init__()
         self.slow = True
 
-    async def listed(self) -> list[DeliberationRecord]:
+    async def records_in_open_index(self) -> list[DeliberationRecord]:
         scanned = [self.records[did] for did in sorted(self.open_ids)]
         if self.slow:
             self.slow = False

@@ -70,7 +70,7 @@ async def test_expired_deliberations_fail_and_their_jobs_stop() -> None:
     d, published, jobs = deps(Role.DEV)
     d.deadline_s = 0.0
     await handlers.dispatch_plan(d, approved())
-    expired = await housekeeping.reap_expired(d, await d.deliberations.listed())
+    expired = await housekeeping.reap_expired(d, await d.deliberations.records_in_open_index())
     assert expired == jobs.stopped == [deliberation_id("S", "P", 1, Role.DEV)]
     assert isinstance(published[-1], events.DeliberationFailed) and "deadline" in published[-1].reason
 
@@ -119,11 +119,12 @@ async def test_a_final_state_whose_publisher_died_is_announced_once_by_housekeep
         candidates=[winner],
     )
     assert await d.deliberations.save(transition(record, completed))
-    assert await housekeeping.announce_unannounced(d, await d.deliberations.listed()) == [did]
+    assert await housekeeping.announce_unannounced(d, await d.deliberations.records_in_open_index()) == [did]
     assert published.of(events.DeliberationCompleted) == [completed]
-    assert await housekeeping.announce_unannounced(d, await d.deliberations.listed()) == []
-    listed = await d.deliberations.listed()
-    assert await housekeeping.reap_expired(d, listed) == [] and await housekeeping.reconcile_jobs(d, listed) == []
+    assert await housekeeping.announce_unannounced(d, await d.deliberations.records_in_open_index()) == []
+    open_records = await d.deliberations.records_in_open_index()
+    assert await housekeeping.reap_expired(d, open_records) == []
+    assert await housekeeping.reconcile_jobs(d, open_records) == []
 
 
 async def test_a_plan_seats_the_whole_council_whatever_its_size() -> None:

@@ -35,7 +35,7 @@ async def test_the_job_stores_started_and_completed_and_announces_each_once() ->
     kinds = [type(e).__name__ for e in published if not isinstance(e, events.AgentResponse)]
     assert kinds == ["DeliberationQueued", "DeliberationStarted", "DeliberationCompleted"]
     assert [e.stage for e in published.of(events.AgentResponseCompleted)] == ["generate"]
-    assert DID not in {r.deliberation_id for r in await d.deliberations.listed()}
+    assert DID not in {r.deliberation_id for r in await d.deliberations.records_in_open_index()}
 
 
 async def test_the_job_reads_the_role_context_into_the_prompt() -> None:

@@ -83,7 +83,7 @@ class DeliberationStore:
         buckets = (DELIBERATIONS_BUCKET, ACTIVE_BUCKET, OPEN_BUCKET)
         return cls(js, *[await _bucket(js, name) for name in buckets])
 
-    async def unlist(self, deliberation_id: str) -> None:
+    async def remove_from_open_index(self, deliberation_id: str) -> None:
         """Drop the id from the open index, once its final event is out."""
         # A KV delete leaves a marker that every later key scan reads again; purging the
         # key's subject in the bucket's stream (KV_<bucket>, $KV.<bucket>.<key>) leaves none.
@@ -100,7 +100,7 @@ class DeliberationStore:
         """False when the id exists already: dispatch is idempotent."""
         if await self.get(record.deliberation_id) is not None:
             return False  # never re-list a record that may be final and announced already
-        # Listed as open first: a crash in between leaves a stray id, never an unlisted record.
+        # Into the open index first: a crash in between leaves a stray id there, never a record missing from it.
         await self._open.put(record.deliberation_id, b"")
         try:
             await self._records.create(record.deliberation_id, record.model_dump_json().encode())
@@ -136,7 +136,7 @@ class DeliberationStore:
         records = [await self.get(key) for key in await _keys(self._records)]
         return [r for r in records if r is not None]
 
-    async def listed(self) -> list[DeliberationRecord]:
+    async def records_in_open_index(self) -> list[DeliberationRecord]:
         """The records in the open index: not yet final, or final but not yet announced."""
         records = [await self.get(key) for key in await _keys(self._open)]
         return [r for r in records if r is not None]

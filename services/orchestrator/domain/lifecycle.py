@@ -10,7 +10,8 @@ from services.orchestrator.domain.tracking import DeliberationRecord, State
 from services.shared import events
 
 
-def header(record: DeliberationRecord) -> dict[str, Any]:
+def event_fields(record: DeliberationRecord) -> dict[str, Any]:
+    """The fields every deliberation event carries, taken from the record."""
     return {
         "deliberation_id": record.deliberation_id,
         "story_id": record.story_id,
@@ -25,8 +26,8 @@ def final_event(record: DeliberationRecord) -> events.DeliberationEvent:
     if record.state == State.COMPLETED:
         return events.DeliberationCompleted.model_validate(record.result)
     if record.state == State.CANCELLED:
-        return events.DeliberationCancelled(**header(record), reason=record.reason)
-    return events.DeliberationFailed(**header(record), reason=record.reason)
+        return events.DeliberationCancelled(**event_fields(record), reason=record.reason)
+    return events.DeliberationFailed(**event_fields(record), reason=record.reason)
 
 
 def transition(record: DeliberationRecord, event: events.DeliberationEvent) -> DeliberationRecord:
@@ -62,7 +63,7 @@ def candidate_summary(candidate: Candidate) -> events.CandidateSummary:
 
 def completed_event(record: DeliberationRecord, result: DeliberationResult) -> events.DeliberationCompleted:
     return events.DeliberationCompleted(
-        **header(record),
+        **event_fields(record),
         winner=candidate_summary(result.winner),
         candidates=[candidate_summary(c) for c in result.candidates],
         usage=[
