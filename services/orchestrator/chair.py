@@ -11,7 +11,7 @@ from services.orchestrator.domain.aggregation import check_points
 from services.orchestrator.domain.answers import chair_schema, parse_chair
 from services.orchestrator.domain.budgets import answer_tokens, synthesis_chars
 from services.orchestrator.domain.checks import run_checks
-from services.orchestrator.domain.council import AgentSpec, Council, Role, default_chair, seat
+from services.orchestrator.domain.council import AgentSpec, Council, Role, council_for_role, default_chair
 from services.orchestrator.domain.llm import LLMPort
 from services.orchestrator.domain.model import (
     Candidate,
@@ -37,7 +37,8 @@ async def orchestrate(
     sandbox: SandboxPort | None = None,
 ) -> OrchestrationResult:
     request = validate_request(request)
-    session = Session(llm, request, seat(council, request.role, request.num_agents), on_event, sandbox=sandbox)
+    seated = council_for_role(council, request.role, request.num_agents)
+    session = Session(llm, request, seated, on_event, sandbox=sandbox)
     result = await run_council(session)
     decision = await _chair(session, result, chair or default_chair())
     return OrchestrationResult(deliberation=result, decision=decision)

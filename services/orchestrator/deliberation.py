@@ -31,7 +31,7 @@ from services.orchestrator.domain.answers import (
 )
 from services.orchestrator.domain.budgets import answer_tokens
 from services.orchestrator.domain.checks import run_checks
-from services.orchestrator.domain.council import AgentSpec, Council, Role, seat
+from services.orchestrator.domain.council import AgentSpec, Council, Role, council_for_role
 from services.orchestrator.domain.errors import CouncilFailed
 from services.orchestrator.domain.llm import LLMPort
 from services.orchestrator.domain.model import (
@@ -71,7 +71,7 @@ async def deliberate(
     """Rank the council's proposals. Raises ValidationError, or CouncilFailed when no
     agent produced a proposal. Cancelling the caller cancels every call in flight."""
     request = validate_request(request)
-    council = seat(council, request.role, request.num_agents)
+    council = council_for_role(council, request.role, request.num_agents)
     return await run_council(Session(llm, request, council, on_event, policy, sandbox=sandbox))
 
 

@@ -18,10 +18,10 @@ from services.orchestrator.domain.council import (
     MAX_AGENTS,
     AgentSpec,
     Role,
+    council_for_role,
     default_chair,
     default_council,
     parse_role,
-    seat,
 )
 from services.orchestrator.domain.errors import ValidationError
 from services.orchestrator.domain.model import RUBRIC, DeliberationRequest
@@ -121,14 +121,14 @@ def test_agents_join_and_leave_a_council_by_the_rules() -> None:
         default_council(Role.QA, MAX_AGENTS).with_agent(extra)
 
 
-def test_seating_takes_the_first_k_of_a_stored_council_or_a_default_one() -> None:
+def test_council_for_role_takes_the_first_k_of_a_stored_council_or_a_default_one() -> None:
     stored = default_council(Role.DATA, 5)
-    assert [a.agent_id for a in seat(stored, Role.DATA, 2).agents] == ["data-1", "data-2"]
-    assert len(seat(None, Role.DATA, 4).agents) == 4
+    assert [a.agent_id for a in council_for_role(stored, Role.DATA, 2).agents] == ["data-1", "data-2"]
+    assert len(council_for_role(None, Role.DATA, 4).agents) == 4
     with pytest.raises(ValidationError, match="num_agents"):
-        seat(stored, Role.DATA, 6)
+        council_for_role(stored, Role.DATA, 6)
     with pytest.raises(ValidationError, match="role"):
-        seat(stored, Role.DEV, 2)
+        council_for_role(stored, Role.DEV, 2)
 
 
 def test_the_chair_is_an_architect_by_default() -> None:

@@ -143,7 +143,7 @@ def default_council(role: Role, num_agents: int = DEFAULT_NUM_AGENTS) -> Council
     return Council(role=role, agents=agents)
 
 
-def seat(council: Council | None, role: Role, num_agents: int) -> Council:
+def council_for_role(council: Council | None, role: Role, num_agents: int) -> Council:
     """The agents that deliberate: the first K of a stored council, or a default one."""
     if council is None:
         return default_council(role, num_agents)
