@@ -46,7 +46,7 @@ from rich.console import Console
 from rich.table import Table
 
 from services.context.adapters import cypher_events as ce
-from services.context.adapters import rows
+from services.context.adapters import cypher_params
 from services.context.adapters.neo4j_graph import _revisions
 from services.context.bootstrap import ContextApp, bootstrap
 from services.context.entrypoints.grpc_servicer import ContextServicer
@@ -152,7 +152,7 @@ async def batched_ingest(app: ContextApp, run: str, n: int) -> dict[str, float]:
 async def ceiling_ingest(app: ContextApp, run: str, n: int) -> dict[str, float]:
     """The batched path's Cypher alone: rows built beforehand, two writers, no NATS, no service."""
     events = make_events(run, n)
-    batches = [rows.plan_rows(events[i : i + BATCH]) for i in range(0, n, BATCH)]
+    batches = [cypher_params.plan_rows(events[i : i + BATCH]) for i in range(0, n, BATCH)]
     queue: asyncio.Queue[list[dict[str, Any]]] = asyncio.Queue()
     for batch in batches:
         queue.put_nowait(batch)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.context.adapters import rows
+from services.context.adapters import cypher_params
 from services.context.singleflight import SingleFlight
 from services.shared.events import (
     CandidateSummary,
@@ -57,7 +57,7 @@ def test_plan_rows_nest_tasks_and_keep_text_verbatim() -> None:
         title=nasty,
         tasks=[PlanTask(task_id="T", role="DEV", title=nasty, depends_on=["U"])],
     )
-    (row,) = rows.plan_rows([event])
+    (row,) = cypher_params.plan_rows([event])
     assert row["title"] == nasty and row["tasks"][0]["title"] == nasty
     assert row["tasks"][0]["depends_on"] == ["U"] and row["roles"] == ["DEV"]
     assert row["at"].endswith("Z")
@@ -67,23 +67,23 @@ def test_transition_rows_sorted_and_newest_per_story_wins() -> None:
     now = datetime.now(UTC)
     older = StoryTransitioned(story_id="S", from_phase="DESIGN", to_phase="BUILD", timestamp=now - timedelta(1))
     newer = StoryTransitioned(story_id="S", from_phase="BUILD", to_phase="TEST", timestamp=now)
-    ordered = rows.transition_rows([newer, older])
+    ordered = cypher_params.transition_rows([newer, older])
     assert [r["to_phase"] for r in ordered] == ["BUILD", "TEST"]
-    assert [r["to_phase"] for r in rows.newest_per_story(ordered)] == ["TEST"]
+    assert [r["to_phase"] for r in cypher_params.newest_per_story(ordered)] == ["TEST"]
 
 
 def test_completed_rows_split_winner_and_alternatives() -> None:
     win = CandidateSummary(agent_id="a1", rank=1, score=0.9, proposal="## Use an outbox\nbecause")
     lose = CandidateSummary(agent_id="a2", rank=2, score=0.4, proposal="Dual writes")
     event = DeliberationCompleted(deliberation_id="D", story_id="S", role="DEV", winner=win, candidates=[win, lose])
-    winners, alternatives = rows.completed_rows([event])
+    winners, alternatives = cypher_params.completed_rows([event])
     assert winners[0]["title"] == "DEV council decision: Use an outbox" and winners[0]["decision_id"] == "dec-D"
     assert [a["agent_id"] for a in alternatives] == ["a2"] and alternatives[0]["winner_id"] == "dec-D"
 
 
 def test_status_rows_carry_reason() -> None:
     failed = DeliberationFailed(deliberation_id="D", story_id="S", role="QA", reason="model timeout")
-    assert rows.status_rows([failed])[0] | {"at": ""} == {
+    assert cypher_params.status_rows([failed])[0] | {"at": ""} == {
         "deliberation_id": "D",
         "story_id": "S",
         "plan_id": "",
@@ -105,4 +105,4 @@ def test_status_rows_carry_reason() -> None:
     ],
 )
 def test_headline(text: str, expected: str) -> None:
-    assert rows.headline(text) == expected
+    assert cypher_params.headline(text) == expected

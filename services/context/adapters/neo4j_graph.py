@@ -9,7 +9,7 @@ from neo4j import AsyncDriver, AsyncManagedTransaction
 
 from services.context.adapters import cypher_commands as cc
 from services.context.adapters import cypher_events as ce
-from services.context.adapters import rows
+from services.context.adapters import cypher_params
 from services.context.adapters.neo4j_reads import GraphReads
 from services.context.adapters.neo4j_schema import ensure_schema
 from services.context.domain.errors import InvalidArgument, NotFound
@@ -40,7 +40,7 @@ class Neo4jGraph(GraphReads):
 
     # Event batches --------------------------------------------------------
     async def record_plan_approvals(self, events: list[PlanApproved]) -> Revisions:
-        plans = rows.plan_rows(events)
+        plans = cypher_params.plan_rows(events)
 
         async def work(tx: AsyncManagedTransaction) -> Revisions:
             await (await tx.run(ce.PLAN_APPROVED, rows=plans, marker=uuid.uuid4().hex)).consume()
@@ -52,11 +52,11 @@ class Neo4jGraph(GraphReads):
         self, events: list[StoryTransitioned], requested_by: str = ""
     ) -> tuple[Revisions, dict[str, tuple[str, str]]]:
         """Returns revisions and, per story, (current phase, event id that set it)."""
-        trows = rows.transition_rows(events, requested_by)
+        trows = cypher_params.transition_rows(events, requested_by)
 
         async def work(tx: AsyncManagedTransaction) -> tuple[Revisions, dict[str, tuple[str, str]]]:
             await (await tx.run(ce.TRANSITIONS, rows=trows, marker=uuid.uuid4().hex)).consume()
-            result = await tx.run(ce.ADVANCE_PHASE, rows=rows.newest_per_story(trows))
+            result = await tx.run(ce.ADVANCE_PHASE, rows=cypher_params.newest_per_story(trows))
             phases = {r["story_id"]: (r["phase"], r["phase_event_id"]) async for r in result}
             return await _revisions(tx, set(phases)), phases
 
@@ -64,8 +64,8 @@ class Neo4jGraph(GraphReads):
 
     async def record_deliberations(self, events: list[DeliberationEvent]) -> Revisions:
         completed = [e for e in events if isinstance(e, DeliberationCompleted)]
-        winners, alternatives = rows.completed_rows(completed)
-        statuses = rows.status_rows(events)
+        winners, alternatives = cypher_params.completed_rows(completed)
+        statuses = cypher_params.status_rows(events)
 
         async def work(tx: AsyncManagedTransaction) -> Revisions:
             await (await tx.run(ce.DELIBERATION_STATUS, rows=statuses)).consume()
