@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from selection_world import SimulatedLLM, World
 
 from services.orchestrator.deliberation import deliberate
-from services.orchestrator.domain.answers import InvalidAnswer, labels_for, parse_review, review_schema
 from services.orchestrator.domain.council import AgentSpec, Council, Role
 from services.orchestrator.domain.llm import ChatRequest
 from services.orchestrator.domain.model import DeliberationRequest
 from services.orchestrator.domain.prompts import review_messages
 from services.orchestrator.domain.selection import SelectionPolicy
+from services.orchestrator.domain.structured_answers import InvalidAnswer, labels_for, parse_review, review_schema
 
 TASK = "Design the health endpoint of the ingest service."
 CONSTRAINTS = ["no new process", "the probe never calls a slow dependency"]

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 
 from services.orchestrator.deliberation import run_council
 from services.orchestrator.domain.aggregation import check_points
-from services.orchestrator.domain.answers import chair_schema, parse_chair
 from services.orchestrator.domain.budgets import answer_tokens, synthesis_chars
 from services.orchestrator.domain.checks import run_checks
 from services.orchestrator.domain.council import AgentSpec, Council, Role, council_for_role, default_chair
@@ -23,6 +22,7 @@ from services.orchestrator.domain.model import (
 )
 from services.orchestrator.domain.prompts import chair_messages
 from services.orchestrator.domain.sandbox import SandboxPort
+from services.orchestrator.domain.structured_answers import chair_schema, parse_chair
 from services.orchestrator.domain.validation import validate_request
 from services.orchestrator.session import OnEvent, Session, reason_of
 

@@ -23,12 +23,6 @@ import time
 from collections.abc import Sequence
 
 from services.orchestrator.domain.aggregation import select
-from services.orchestrator.domain.answers import (
-    InvalidAnswer,
-    labels_for,
-    parse_review,
-    review_schema,
-)
 from services.orchestrator.domain.budgets import answer_tokens
 from services.orchestrator.domain.checks import run_checks
 from services.orchestrator.domain.council import AgentSpec, Council, Role, council_for_role
@@ -52,6 +46,12 @@ from services.orchestrator.domain.prompts import (
 )
 from services.orchestrator.domain.sandbox import SandboxPort
 from services.orchestrator.domain.selection import DEFAULT, SelectionPolicy, referees, review_order, ring_order
+from services.orchestrator.domain.structured_answers import (
+    InvalidAnswer,
+    labels_for,
+    parse_review,
+    review_schema,
+)
 from services.orchestrator.domain.validation import rubric_weights_of, validate_request
 from services.orchestrator.execution.run import execute_async, merged, with_runs
 from services.orchestrator.session import OnEvent, Session, in_parallel, reason_of

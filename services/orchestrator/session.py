@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from services.orchestrator.domain.answers import InvalidAnswer
 from services.orchestrator.domain.council import AgentSpec, Council
 from services.orchestrator.domain.errors import EmptyAnswer
 from services.orchestrator.domain.llm import ChatMessage, ChatRequest, ChatResult, LLMPort, Stage, Usage
@@ -26,6 +25,7 @@ from services.orchestrator.domain.prompts import repair_message
 from services.orchestrator.domain.repair import refusal
 from services.orchestrator.domain.sandbox import SandboxPort
 from services.orchestrator.domain.selection import DEFAULT, SelectionPolicy
+from services.orchestrator.domain.structured_answers import InvalidAnswer
 from services.shared.tracing import tracer
 
 OnEvent = Callable[[ProgressEvent], Awaitable[None]]

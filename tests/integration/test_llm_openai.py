@@ -11,8 +11,8 @@ import pytest
 from openai import AsyncOpenAI
 
 from services.orchestrator.adapters.llm_openai import OpenAILLM, wait_listener
-from services.orchestrator.domain.answers import InvalidAnswer, parse_review, review_schema
 from services.orchestrator.domain.llm import ChatMessage, ChatRequest, LLMError
+from services.orchestrator.domain.structured_answers import InvalidAnswer, parse_review, review_schema
 from services.orchestrator.settings import LLMSettings
 from tests.simkit import Sim
 from tests.waiting import until

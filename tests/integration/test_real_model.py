@@ -23,11 +23,11 @@ from services.gen.fleet.orchestrator.v1 import orchestrator_pb2_grpc as pb_grpc
 from services.orchestrator.adapters.llm_openai import OpenAILLM
 from services.orchestrator.bootstrap import bootstrap
 from services.orchestrator.deliberation import deliberate
-from services.orchestrator.domain.answers import chair_schema, labels_for, review_schema
 from services.orchestrator.domain.budgets import answer_tokens
 from services.orchestrator.domain.council import Role
 from services.orchestrator.domain.llm import ChatMessage, ChatRequest, LLMError
 from services.orchestrator.domain.model import DeliberationRequest
+from services.orchestrator.domain.structured_answers import chair_schema, labels_for, review_schema
 from services.orchestrator.settings import LLMSettings, OrchestratorSettings
 from services.shared import events
 from services.stack import api

@@ -9,7 +9,6 @@ import pytest
 
 from services.orchestrator.chair import orchestrate
 from services.orchestrator.deliberation import deliberate
-from services.orchestrator.domain.answers import chair_schema, labels_for, review_schema
 from services.orchestrator.domain.budgets import (
     CHARS_PER_TOKEN,
     answer_tokens,
@@ -18,6 +17,7 @@ from services.orchestrator.domain.budgets import (
 )
 from services.orchestrator.domain.llm import ChatRequest, ChatResult, Usage
 from services.orchestrator.domain.repair import refusal
+from services.orchestrator.domain.structured_answers import chair_schema, labels_for, review_schema
 from tests.unit.test_deliberation_engine import QUALITY, ScriptedLLM, make_request
 
 

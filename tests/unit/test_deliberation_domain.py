@@ -6,14 +6,6 @@ import json
 
 import pytest
 
-from services.orchestrator.domain.answers import (
-    InvalidAnswer,
-    chair_schema,
-    labels_for,
-    parse_chair,
-    parse_review,
-    review_schema,
-)
 from services.orchestrator.domain.council import (
     MAX_AGENTS,
     AgentSpec,
@@ -26,6 +18,14 @@ from services.orchestrator.domain.council import (
 from services.orchestrator.domain.errors import ValidationError
 from services.orchestrator.domain.model import RUBRIC, DeliberationRequest
 from services.orchestrator.domain.prompts import generate_messages, review_messages, system_prompt
+from services.orchestrator.domain.structured_answers import (
+    InvalidAnswer,
+    chair_schema,
+    labels_for,
+    parse_chair,
+    parse_review,
+    review_schema,
+)
 from services.orchestrator.domain.validation import (
     MAX_TASK_CHARS,
     new_request,

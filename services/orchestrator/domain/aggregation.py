@@ -13,10 +13,10 @@ from statistics import fmean
 
 from pydantic import BaseModel
 
-from services.orchestrator.domain.answers import MAX_SCORE, MIN_SCORE
 from services.orchestrator.domain.model import RUBRIC, Candidate, CheckResult, Proposal, Review
 from services.orchestrator.domain.pairwise import SCORE_UNIT, Comparison, Strengths, fit
 from services.orchestrator.domain.selection import SelectionPolicy
+from services.orchestrator.domain.structured_answers import MAX_SCORE, MIN_SCORE
 
 # A candidate with no data for a component the rest of the council has (its reviews were all
 # invalid, say) gets the middle of the scale: neither rewarded nor punished for missing data.
