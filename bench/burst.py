@@ -33,7 +33,7 @@ from services.gen.fleet.orchestrator.v1 import orchestrator_pb2 as pb
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2_grpc as pb_grpc
 from services.orchestrator.adapters.ray_jobs import job_client
 from services.orchestrator.domain.tracking import deliberation_id
-from services.shared import events, jetstream
+from services.shared import event_parsing, events, jetstream
 from services.stack.api import StackConfig, status
 
 FINAL = (events.DeliberationCompleted, events.DeliberationFailed, events.DeliberationCancelled)
@@ -65,7 +65,7 @@ async def deliberate(nc: Any, plans: list[events.PlanApproved], timeout_s: float
     done = asyncio.Event()
 
     async def on_event(msg: Any) -> None:
-        event = events.parse_event(msg.subject, msg.data)
+        event = event_parsing.parse_event(msg.subject, msg.data)
         if isinstance(event, FINAL) and event.story_id in stories:
             final[event.deliberation_id] = event
             if len(final) == expected:

@@ -56,7 +56,8 @@ from services.context.settings import ContextSettings
 from services.gen.fleet.context.v1 import context_pb2 as pb
 from services.gen.fleet.context.v1 import context_pb2_grpc
 from services.shared.deadletter import DeadLetters
-from services.shared.events import PLAN_APPROVED, Event, PlanApproved, PlanTask, parse_event
+from services.shared.event_parsing import parse_event
+from services.shared.events import PLAN_APPROVED, Event, PlanApproved, PlanTask
 from services.shared.jetstream import DEFAULT_MAX_INLINE_BYTES, ConsumerSpec, process_batch
 from services.stack.api import StackConfig
 

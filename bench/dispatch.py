@@ -34,7 +34,7 @@ from rich.table import Table
 
 from services.orchestrator.adapters.ray_jobs import job_client
 from services.orchestrator.domain.model import DEFAULT_ROUNDS
-from services.shared import events, jetstream
+from services.shared import event_parsing, events, jetstream
 from services.stack.api import StackConfig
 
 RAY_PHASE = "Ray submission -> driver's started event"
@@ -97,7 +97,7 @@ async def one_run(nc: Any, ray: JobSubmissionClient, timeout_s: float) -> Run:
         while done < len(plan.roles):
             msg = await asyncio.wait_for(queue.get(), timeout=max(0.1, deadline - time.monotonic()))
             received = time.time()
-            event = events.parse_event(msg.subject, msg.data)
+            event = event_parsing.parse_event(msg.subject, msg.data)
             if not isinstance(event, events.DeliberationEvent) or event.story_id != plan.story_id:
                 continue
             role = run.roles.setdefault(event.role.value, Role(event.deliberation_id))

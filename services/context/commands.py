@@ -13,7 +13,8 @@ from services.context.domain.model import PHASES, DecisionInput, TaskItem
 from services.context.domain.scope import check_phase, check_role
 from services.context.ingest import announce
 from services.context.ports import Deps
-from services.shared.events import Phase, StoryTransitioned, rfc3339, utcnow
+from services.shared.clock import rfc3339, utcnow
+from services.shared.events import Phase, StoryTransitioned
 
 
 async def create_story(

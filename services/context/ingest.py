@@ -10,12 +10,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from services.context.ports import Deps
+from services.shared.event_parsing import InvalidEvent
 from services.shared.events import (
     CONTEXT_UPDATED,
     ContextUpdated,
     DeliberationCompleted,
     DeliberationEvent,
-    InvalidEvent,
     PlanApproved,
     StoryTransitioned,
 )

@@ -25,7 +25,7 @@ from services.gen.fleet.orchestrator.v1 import orchestrator_pb2 as opb
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2_grpc as opb_grpc
 from services.orchestrator.entrypoints.cli import show_result
 from services.orchestrator.settings import OrchestratorSettings
-from services.shared import events, jetstream, tracing
+from services.shared import event_parsing, events, jetstream, tracing
 from services.stack.api import StackConfig, stack_env
 
 console = Console()
@@ -80,7 +80,7 @@ async def follow(nc: Any, plan: events.PlanApproved, timeout_s: float) -> dict[s
                 msg = await asyncio.wait_for(queue.get(), timeout=max(0.1, deadline - time.monotonic()))
             except TimeoutError:
                 break
-            event = events.parse_event(msg.subject, msg.data)
+            event = event_parsing.parse_event(msg.subject, msg.data)
             if isinstance(event, events.DeliberationEvent):
                 if event.story_id != plan.story_id:
                     continue

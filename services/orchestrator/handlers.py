@@ -23,7 +23,7 @@ from services.orchestrator.execution.reference import dev_winner_code
 from services.orchestrator.ports import Deps
 from services.orchestrator.session import OnEvent
 from services.shared import events, tracing
-from services.shared.events import utcnow
+from services.shared.clock import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from services.orchestrator.domain.tracking import DeliberationRecord, State
 from services.orchestrator.handlers import admit, finish
 from services.orchestrator.ports import Deps
 from services.shared import events
-from services.shared.events import utcnow
+from services.shared.clock import utcnow
 
 
 async def housekeep(deps: Deps) -> None:

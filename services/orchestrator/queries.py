@@ -13,7 +13,7 @@ from services.orchestrator.domain.errors import NotFound
 from services.orchestrator.domain.llm import LLMStatus
 from services.orchestrator.domain.tracking import DeliberationRecord, State
 from services.orchestrator.ports import Deps
-from services.shared.events import utcnow
+from services.shared.clock import utcnow
 
 
 async def find_council(deps: Deps, role: Role) -> Council | None:

@@ -21,7 +21,8 @@ from nats.js.object_store import ObjectStore
 from prometheus_client import Counter
 
 from services.shared import tracing
-from services.shared.events import DAY, DeadLetter, dead_letter_subject
+from services.shared.events import DeadLetter, dead_letter_subject
+from services.shared.streams import DAY
 
 log = logging.getLogger(__name__)
 

@@ -1,19 +1,20 @@
-"""The wire contract: every NATS subject, stream and event schema lives here.
+"""The wire contract: every NATS subject and event schema lives here.
 
-Publishers and consumers import from this module only, so a subject or an event
-shape cannot drift between them (tests/unit/test_contract.py enforces it).
+Publishers and consumers take subjects and schemas from this module only, so a subject
+or an event shape cannot drift between them (tests/unit/test_contract.py enforces it).
+services/shared/event_parsing.py turns a message's bytes into one of these events.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
+from services.shared.clock import rfc3339, utcnow
 from services.shared.ids import (
     Actor,
     DeliberationId,
@@ -23,7 +24,6 @@ from services.shared.ids import (
     PlanId,
     StoryId,
     TaskId,
-    lone_surrogate,
 )
 
 
@@ -55,53 +55,18 @@ DELIBERATION_CANCELLED = "orchestration.deliberation.cancelled"
 DELIBERATION_EVENTS = "orchestration.deliberation.>"
 CONTEXT_UPDATED = "context.updated"
 DLQ_PREFIX = "dlq."
+# What each stream carries (services/shared/streams.py).
+PLANNING_SUBJECTS = "planning.>"
+ORCHESTRATION_SUBJECTS = "orchestration.>"
+AGENT_RESPONSE_SUBJECTS = "agent.response.>"
+CONTEXT_SUBJECTS = "context.>"
 
 
 def dead_letter_subject(subject: str) -> str:
     return DLQ_PREFIX + subject
 
 
-# Streams -------------------------------------------------------------------
-class StreamSpec(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    subjects: tuple[str, ...]
-    max_age_s: float
-    # Window in which a repeated Nats-Msg-Id is dropped.
-    duplicate_window_s: float = 120.0
-
-
-DAY = 86_400.0
-STREAMS: tuple[StreamSpec, ...] = (
-    StreamSpec(name="PLANNING_EVENTS", subjects=("planning.>",), max_age_s=30 * DAY),
-    StreamSpec(name="ORCHESTRATION_EVENTS", subjects=("orchestration.>",), max_age_s=30 * DAY),
-    StreamSpec(name="AGENT_RESPONSES", subjects=("agent.response.>",), max_age_s=3 * DAY),
-    StreamSpec(name="CONTEXT_EVENTS", subjects=("context.>",), max_age_s=30 * DAY),
-    StreamSpec(name="DEAD_LETTERS", subjects=("dlq.>",), max_age_s=30 * DAY),
-)
-
-
-def stream_for(subject: str) -> StreamSpec:
-    for spec in STREAMS:
-        prefix = spec.subjects[0].removesuffix(">")
-        if subject.startswith(prefix):
-            return spec
-    raise KeyError(f"no stream carries subject {subject!r}")
-
-
 # Events --------------------------------------------------------------------
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def rfc3339(value: datetime) -> str:
-    """The contract's timestamp form: UTC with a Z; a naive time is taken as UTC."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 class Event(BaseModel):
     """One flat JSON object per message. Unknown extra fields are tolerated."""
 
@@ -323,47 +288,11 @@ class DeadLetter(Event):
     payload_sha256: str = ""
 
 
+# Every event subject with its schema; a dead letter (dlq.<subject>) is a DeadLetter.
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.subject: cls
     for cls in (
-        PlanApproved,
-        StoryTransitioned,
-        AgentResponseCompleted,
-        AgentResponseFailed,
-        DeliberationQueued,
-        DeliberationStarted,
-        DeliberationCompleted,
-        DeliberationFailed,
-        DeliberationCancelled,
-        ContextUpdated,
+        PlanApproved, StoryTransitioned, AgentResponseCompleted, AgentResponseFailed, DeliberationQueued,
+        DeliberationStarted, DeliberationCompleted, DeliberationFailed, DeliberationCancelled, ContextUpdated,
     )
 }
-
-
-class InvalidEvent(ValueError):
-    """A message that can never be processed: it belongs in the dead-letter stream."""
-
-
-def parse_event(subject: str, data: bytes) -> Event:
-    model = EVENT_TYPES.get(subject)
-    if model is None:
-        raise InvalidEvent(f"no event schema for subject {subject!r}")
-    try:
-        payload = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidEvent(f"invalid JSON: {exc}") from exc
-    if not isinstance(payload, dict):
-        raise InvalidEvent("event must be a JSON object")
-    if (where := lone_surrogate(payload)) is not None:
-        # JSON may escape one (\ud800); no store downstream can encode it.
-        raise InvalidEvent(f"schema violation: {where or '<root>'}: lone surrogate in a string")
-    try:
-        return model.model_validate(payload)
-    except ValidationError as exc:
-        # Bounded: locations may hold untrusted keys, and a list may fail item by item.
-        found = exc.errors()
-        errors = "; ".join(
-            f"{'.'.join(str(p)[:40] for p in err['loc']) or '<root>'}: {err['msg'][:300]}" for err in found[:5]
-        )
-        more = f"; and {len(found) - 5} more" if len(found) > 5 else ""
-        raise InvalidEvent(f"schema violation: {errors}{more}") from exc

@@ -19,7 +19,9 @@ from nats.js.errors import NotFoundError
 
 from services.shared import tracing
 from services.shared.deadletter import DeadLetters
-from services.shared.events import STREAMS, Event, InvalidEvent, StreamSpec, parse_event
+from services.shared.event_parsing import InvalidEvent, parse_event
+from services.shared.events import Event
+from services.shared.streams import STREAMS, StreamSpec
 
 log = logging.getLogger(__name__)
 # Below the server's default max_payload (1 MiB) with room for the letter's envelope.

@@ -23,7 +23,7 @@ from services.gen.fleet.context.v1 import context_pb2_grpc as cpb_grpc
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2 as opb
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2_grpc as opb_grpc
 from services.orchestrator.entrypoints.consumers import PLANS
-from services.shared import events, jetstream
+from services.shared import event_parsing, events, jetstream
 from tests.waiting import until
 
 ROLES = [events.Role.ARCHITECT, events.Role.DEV, events.Role.QA, events.Role.DEVOPS, events.Role.DATA]
@@ -55,7 +55,7 @@ class Recorder:
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def on_message(self, msg: Msg) -> None:
-        event = events.parse_event(msg.subject, msg.data)
+        event = event_parsing.parse_event(msg.subject, msg.data)
         if isinstance(event, events.DeliberationEvent):
             self.by_story[event.story_id].append(event)
         elif isinstance(event, events.AgentResponse):

@@ -21,7 +21,7 @@ from nats.errors import MaxPayloadError
 from nats.js.errors import NotFoundError
 
 from services.gen.fleet.context.v1 import context_pb2 as cpb
-from services.shared import events
+from services.shared import event_parsing, events
 from services.shared.deadletter import original_bytes
 from tests.fuzz.conftest import Live
 from tests.fuzz.strategies import encode, mutated
@@ -62,9 +62,9 @@ async def _publish(live: Live, subject: str, body: bytes) -> Sent | None:
     except MaxPayloadError:
         return None  # refused by the client before it reached NATS: a clear error at the edge
     try:
-        events.parse_event(subject, body)
+        event_parsing.parse_event(subject, body)
         valid = True
-    except events.InvalidEvent:
+    except event_parsing.InvalidEvent:
         valid = False
     return Sent(ack.seq, body, valid)
 

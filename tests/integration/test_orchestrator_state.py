@@ -19,7 +19,7 @@ from services.orchestrator.domain.lifecycle import event_fields
 from services.orchestrator.domain.model import DeliberationRequest
 from services.orchestrator.domain.tracking import DeliberationRecord, State
 from services.orchestrator.ports import Deps
-from services.shared import events, jetstream
+from services.shared import event_parsing, events, jetstream, streams
 from services.shared.events import Role
 from services.stack.api import StackInfo
 from tests.fakes import EchoModel, FakeContext, FakeCouncils, FakeJobs, FakeLease
@@ -35,7 +35,7 @@ async def nc(stack: StackInfo) -> AsyncIterator[Client]:
         await client.drain()
 
 
-STREAM = events.stream_for(events.DELIBERATION_EVENTS).name
+STREAM = streams.stream_for(events.DELIBERATION_EVENTS).name
 
 
 async def last_seq(nc: Client) -> int:
@@ -56,7 +56,7 @@ async def stored_since(nc: Client, seq: int, deliberation_id: str) -> list[str]:
             except TimeoutError:
                 return ids
             for msg in msgs:
-                event = events.parse_event(msg.subject, msg.data)
+                event = event_parsing.parse_event(msg.subject, msg.data)
                 if getattr(event, "deliberation_id", "") == deliberation_id:
                     ids.append(event.event_id)
     finally:

@@ -12,7 +12,7 @@ from services.orchestrator.domain.council import Role
 from services.orchestrator.domain.model import DeliberationRequest
 from services.orchestrator.domain.tracking import DeliberationRecord, State
 from services.shared import events
-from services.shared.events import utcnow
+from services.shared.clock import utcnow
 from tests.fakes import FakeDeliberations, FakeJobs, FakeLease, Published, orchestrator_deps
 
 T0 = utcnow()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from services.shared import events
+from services.shared import event_parsing, events, streams
 
 ROOT = Path(__file__).resolve().parents[2]
 SUBJECT_RE = re.compile(r"^(planning|orchestration|agent\.response|context|dlq)\.")
@@ -44,14 +44,14 @@ def test_event_classes_are_defined_once() -> None:
 def test_every_subject_has_one_stream_and_one_schema() -> None:
     for subject, model in events.EVENT_TYPES.items():
         assert model.subject == subject
-        assert events.stream_for(subject).name
-    assert events.stream_for(events.dead_letter_subject(events.PLAN_APPROVED)).name == "DEAD_LETTERS"
+        assert streams.stream_for(subject).name
+    assert streams.stream_for(events.dead_letter_subject(events.PLAN_APPROVED)).name == "DEAD_LETTERS"
 
 
 def test_round_trip_and_extra_fields_tolerated() -> None:
     event = events.PlanApproved(story_id="S-1", plan_id="P-1", approved_by="ana", roles=[events.Role.DEV])
     payload = event.model_dump(mode="json") | {"unknown_extra": {"x": 1}}
-    parsed = events.parse_event(events.PLAN_APPROVED, __import__("json").dumps(payload).encode())
+    parsed = event_parsing.parse_event(events.PLAN_APPROVED, __import__("json").dumps(payload).encode())
     assert parsed == event
     assert payload["occurred_at"].endswith("Z")
 
@@ -66,8 +66,8 @@ def test_round_trip_and_extra_fields_tolerated() -> None:
     ],
 )
 def test_invalid_events_name_the_problem(data: bytes, reason: str) -> None:
-    with pytest.raises(events.InvalidEvent, match=reason):
-        events.parse_event(events.PLAN_APPROVED, data)
+    with pytest.raises(event_parsing.InvalidEvent, match=reason):
+        event_parsing.parse_event(events.PLAN_APPROVED, data)
 
 
 def test_deliberation_event_ids_are_derived_from_deliberation_and_type() -> None:

@@ -4,8 +4,8 @@ import pytest
 from pydantic import ValidationError
 
 from services.context.settings import ContextSettings
-from services.shared.events import STREAMS
 from services.shared.jetstream import _stream_config
+from services.shared.streams import STREAMS
 from services.stack.config import StackConfig
 from services.stack.servers.nats import config_text
 

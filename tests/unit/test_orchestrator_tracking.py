@@ -13,8 +13,8 @@ from services.orchestrator.domain.model import (
 )
 from services.orchestrator.domain.tracking import DeliberationRecord, State, deliberation_id, supersedes
 from services.orchestrator.entrypoints import grpc_mapping
+from services.shared.clock import utcnow as now
 from services.shared.events import DeliberationCancelled, DeliberationCompleted, DeliberationStarted, Role
-from services.shared.events import utcnow as now
 
 
 def record(**fields: object) -> DeliberationRecord:

@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from services.shared.clock import rfc3339
 from services.shared.events import (
     DELIBERATION_CANCELLED,
     DELIBERATION_COMPLETED,
@@ -17,7 +18,6 @@ from services.shared.events import (
     DeliberationEvent,
     PlanApproved,
     StoryTransitioned,
-    rfc3339,
 )
 
 STATUS = {

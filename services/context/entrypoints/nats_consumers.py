@@ -22,9 +22,9 @@ from services.shared.events import (
     Event,
     PlanApproved,
     StoryTransitioned,
-    stream_for,
 )
 from services.shared.jetstream import BatchHandler, ConsumerSpec, run_consumer
+from services.shared.streams import stream_for
 from services.shared.supervision import Worker, named
 
 DELIBERATIONS = DELIBERATION_EVENTS

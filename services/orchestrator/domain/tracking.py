@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from services.orchestrator.domain.council import Role
 from services.orchestrator.domain.model import DeliberationRequest
-from services.shared.events import utcnow
+from services.shared.clock import utcnow
 
 
 class State(StrEnum):

@@ -16,7 +16,7 @@ from rich.table import Table
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2 as pb
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2_grpc as pb_grpc
 from services.orchestrator.entrypoints import pictures
-from services.shared import events, jetstream
+from services.shared import event_parsing, events, jetstream
 
 console = Console()
 ORCHESTRATOR = typer.Option("127.0.0.1:50052", envvar="ORCHESTRATOR_ADDR", help="Orchestrator gRPC address")
@@ -187,8 +187,8 @@ async def follow(nats_url: str, seconds: float) -> None:
 
     async def on_message(msg: Any) -> None:
         try:
-            event = events.parse_event(msg.subject, msg.data)
-        except events.InvalidEvent as exc:
+            event = event_parsing.parse_event(msg.subject, msg.data)
+        except event_parsing.InvalidEvent as exc:
             console.print(f"[red]{msg.subject}[/] unreadable: {exc}")
             return
         payload = event.model_dump(mode="json", exclude={"proposal", "candidates", "winner", "usage"})

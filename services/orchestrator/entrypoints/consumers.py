@@ -14,7 +14,7 @@ from services.orchestrator import handlers, queries
 from services.orchestrator.entrypoints import metrics
 from services.orchestrator.housekeeping import housekeep
 from services.orchestrator.ports import Deps
-from services.shared import events, jetstream
+from services.shared import events, jetstream, streams
 from services.shared.deadletter import DeadLetters
 from services.shared.supervision import Worker, named
 
@@ -23,13 +23,13 @@ log = logging.getLogger(__name__)
 PLANS = jetstream.ConsumerSpec(
     durable="orchestrator-plan-approved",
     subject=events.PLAN_APPROVED,
-    stream=events.stream_for(events.PLAN_APPROVED).name,
+    stream=streams.stream_for(events.PLAN_APPROVED).name,
     batch_size=16,
 )
 OUTCOMES = jetstream.ConsumerSpec(
     durable="orchestrator-deliberation-outcomes",
     subject=events.DELIBERATION_EVENTS,
-    stream=events.stream_for(events.DELIBERATION_STARTED).name,
+    stream=streams.stream_for(events.DELIBERATION_STARTED).name,
     batch_size=64,
 )
 
