@@ -9,75 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
 import time
-import uuid
-from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any
 
 from aiohttp import web
 
 from services.simulator.content import answer
-from services.simulator.faults import FaultPlan, break_json, plan_for
-from services.simulator.models import ModelProfile
+from services.simulator.faults import break_json, plan_for
+from services.simulator.replies import send_streamed, send_whole, truncate
 from services.simulator.settings import Knobs, SimSettings
-from services.simulator.tokens import (
-    count_prompt_tokens,
-    count_tokens,
-    estimate_tokens,
-    split_pieces,
-    tokenizer_name,
-)
-
-log = logging.getLogger("conclave.simulator")
-NOTE = "SIMULATOR: deterministic canned answers from the Conclave model simulator, not a real model"
-
-
-def log_event(event: str, **fields: Any) -> None:
-    log.info(json.dumps({"ts": round(time.time(), 3), "event": event, "simulator": True, **fields}))
-
-
-@dataclass
-class Stats:
-    requests: int = 0
-    in_flight: int = 0
-    max_in_flight: int = 0
-    by_status: Counter[str] = field(default_factory=Counter)
-    faults: Counter[str] = field(default_factory=Counter)
-    models_requests: int = 0
-    by_model: Counter[str] = field(default_factory=Counter)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "requests": self.requests,
-            "in_flight": self.in_flight,
-            "max_in_flight": self.max_in_flight,
-            "by_status": dict(self.by_status),
-            "faults": dict(self.faults),
-            "models_requests": self.models_requests,
-            "by_model": dict(self.by_model),
-        }
-
-
-@dataclass
-class SimState:
-    settings: SimSettings
-    knobs: Knobs
-    loading_since: float = field(default_factory=time.monotonic)
-    next_index: int = 0
-    stats: Stats = field(default_factory=Stats)
-    served: dict[str, ModelProfile] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.served = self.served or self.settings.served()
-
-    def loading(self) -> bool:
-        return time.monotonic() - self.loading_since < self.knobs.loading_s
-
-
-STATE = web.AppKey("state", SimState)
+from services.simulator.state import NOTE, STATE, SimState, Stats, log, log_event
+from services.simulator.tokens import count_prompt_tokens, count_tokens, tokenizer_name
 
 
 def _error(status: int, message: str, kind: str = "server_error") -> web.Response:
@@ -102,97 +44,6 @@ async def models(request: web.Request) -> web.Response:
     ]
     log.debug(json.dumps({"event": "models", "simulator": True, "loading": loading}))
     return web.json_response({"object": "list", "data": data, "simulator": True, "note": NOTE})
-
-
-def _chunk(cid: str, model: str, delta: dict[str, Any], finish: str | None = None) -> bytes:
-    payload = {
-        "id": cid,
-        "object": "chat.completion.chunk",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
-    }
-    return f"data: {json.dumps(payload)}\n\n".encode()
-
-
-def _truncate(text: str, max_tokens: int | None) -> tuple[str, str]:
-    if not max_tokens or count_tokens(text) <= max_tokens:
-        return text, "stop"
-    pieces = split_pieces(text)
-    lo, hi = 0, len(pieces)
-    while lo < hi:  # longest prefix that fits
-        mid = (lo + hi + 1) // 2
-        if count_tokens("".join(pieces[:mid])) <= max_tokens:
-            lo = mid
-        else:
-            hi = mid - 1
-    return "".join(pieces[:lo]), "length"
-
-
-async def _stream(
-    request: web.Request, state: SimState, body: dict[str, Any], text: str, finish: str,
-    usage: dict[str, int], plan: FaultPlan,
-) -> web.StreamResponse:
-    knobs = state.knobs
-    cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
-    model = str(body.get("model") or state.settings.model)
-    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
-    await resp.prepare(request)
-    pieces = split_pieces(text)
-    groups = ["".join(pieces[i : i + 4]) for i in range(0, len(pieces), 4)] or [""]
-    drop_at = len(groups) // 2 if plan.drop else None
-    started = time.monotonic()
-    sent_tokens = 0
-    await resp.write(_chunk(cid, model, {"role": "assistant", "content": ""}))
-    for i, group in enumerate(groups):
-        if drop_at is not None and i == drop_at:
-            state.stats.by_status["dropped"] += 1
-            assert request.transport is not None
-            request.transport.close()
-            return resp
-        sent_tokens += estimate_tokens(group)
-        if knobs.tokens_per_s > 0:
-            delay = started + sent_tokens / knobs.tokens_per_s - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-        await resp.write(_chunk(cid, model, {"content": group}))
-    await resp.write(_chunk(cid, model, {}, finish))
-    if (body.get("stream_options") or {}).get("include_usage"):
-        tail = {"id": cid, "object": "chat.completion.chunk", "created": int(time.time()),
-                "model": model, "choices": [], "usage": usage}
-        await resp.write(f"data: {json.dumps(tail)}\n\n".encode())
-    await resp.write(b"data: [DONE]\n\n")
-    await resp.write_eof()
-    state.stats.by_status["200"] += 1
-    return resp
-
-
-async def _whole(
-    request: web.Request, state: SimState, body: dict[str, Any], text: str, finish: str,
-    usage: dict[str, int], plan: FaultPlan,
-) -> web.StreamResponse:
-    if state.knobs.tokens_per_s > 0:
-        await asyncio.sleep(usage["completion_tokens"] / state.knobs.tokens_per_s)
-    payload = json.dumps({
-        "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": body.get("model") or state.settings.model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                     "logprobs": None, "finish_reason": finish}],
-        "usage": usage,
-    }).encode()
-    if plan.drop:
-        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
-        resp.content_length = len(payload)
-        await resp.prepare(request)
-        await resp.write(payload[: len(payload) // 2])
-        state.stats.by_status["dropped"] += 1
-        assert request.transport is not None
-        request.transport.close()
-        return resp
-    state.stats.by_status["200"] += 1
-    return web.Response(body=payload, content_type="application/json")
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
@@ -234,12 +85,12 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
             text = break_json(text)
         if plan.drop:
             stats.faults["drop"] += 1
-        text, finish = _truncate(text, body.get("max_completion_tokens") or body.get("max_tokens"))
+        text, finish = truncate(text, body.get("max_completion_tokens") or body.get("max_tokens"))
         prompt_tokens = count_prompt_tokens(body["messages"])
         completion_tokens = count_tokens(text)
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                  "total_tokens": prompt_tokens + completion_tokens}
-        send = _stream if body.get("stream") else _whole
+        send = send_streamed if body.get("stream") else send_whole
         return await send(request, state, body, text, finish, usage, plan)
     except (asyncio.CancelledError, ConnectionResetError):
         stats.by_status["disconnected"] += 1
