@@ -1,10 +1,11 @@
-"""The metrics each service records as it consumes events and caches contexts, read back from
-prometheus_client's registry without any server."""
+"""The metrics each service records as it consumes events, caches contexts and tracks deliberations,
+read back from prometheus_client's registry without any server."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -14,10 +15,18 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from services.context.adapters.metrics import timed_write
 from services.context.adapters.valkey_cache import ValkeyCache
+from services.orchestrator.domain.admission import budget
+from services.orchestrator.domain.council import Role
+from services.orchestrator.domain.model import DeliberationRequest
+from services.orchestrator.domain.tracking import DeliberationRecord, State
+from services.orchestrator.entrypoints import metrics as orchestrator_metrics
+from services.orchestrator.entrypoints.consumers import take_outcome
+from services.orchestrator.queries import QueueView
 from services.shared import events
 from services.shared.deadletter import DeadLetters
-from services.shared.events import InvalidEvent
+from services.shared.events import InvalidEvent, utcnow
 from services.shared.jetstream import ConsumerSpec, process_batch
+from tests.fakes import orchestrator_deps
 
 
 def sample(name: str, **labels: str) -> float:
@@ -207,3 +216,59 @@ async def test_graph_writes_are_timed_by_operation_and_outcome() -> None:
     for outcome in ("ok", "error"):
         labels = {"operation": "record_things", "outcome": outcome}
         assert sample("conclave_context_graph_write_seconds_count", **labels) == 1
+
+
+# -- Orchestrator: deliberations by state and the time to a decision ---------------------------------
+
+
+def record(role: Role = Role.QA) -> DeliberationRecord:
+    did = f"dlb-test-{uuid.uuid4().hex[:12]}"
+    return DeliberationRecord(deliberation_id=did, role=role, story_id="S-1", plan_id="P-1",
+                              request=DeliberationRequest(task="t", role=role, deliberation_id=did))
+
+
+def about(r: DeliberationRecord) -> dict[str, Any]:
+    return {"deliberation_id": r.deliberation_id, "story_id": r.story_id, "plan_id": r.plan_id, "role": r.role}
+
+
+async def test_outcome_events_count_transitions_and_time_the_decision() -> None:
+    deps = orchestrator_deps(Role.QA)
+    queued = record().model_copy(update={"state": State.QUEUED, "created_at": utcnow() - timedelta(minutes=10)})
+    await deps.deliberations.create(queued)
+
+    def transitions(state: str) -> float:
+        return sample("conclave_deliberation_transitions_total", state=state, role="QA")
+
+    def decisions() -> tuple[float, float]:
+        labels = {"role": "QA"}
+        return (sample("conclave_deliberation_time_to_decision_seconds_count", **labels),
+                sample("conclave_deliberation_time_to_decision_seconds_sum", **labels))
+
+    started, completed, (count, total) = transitions("RUNNING"), transitions("COMPLETED"), decisions()
+    await take_outcome(deps, events.DeliberationStarted(**about(queued)))
+    winner = events.CandidateSummary(agent_id="a", rank=1, score=1.0, proposal="p")
+    await take_outcome(deps, events.DeliberationCompleted(**about(queued), winner=winner, candidates=[winner]))
+    assert (transitions("RUNNING"), transitions("COMPLETED")) == (started + 1, completed + 1)
+    stored = await deps.deliberations.get(queued.deliberation_id)
+    assert stored is not None and stored.state == State.COMPLETED
+    new_count, new_total = decisions()
+    assert new_count == count + 1
+    assert 600 <= new_total - total < 660
+
+
+def test_open_deliberations_are_exported_by_state() -> None:
+    at = utcnow()
+    open_ = [record().model_copy(update={"state": s}) for s in (State.QUEUED, State.QUEUED, State.RUNNING)]
+    orchestrator_metrics.observe(QueueView(open_, at), budget(16, 4))
+    assert sample("conclave_deliberations_open", state="QUEUED") == 2
+    assert sample("conclave_deliberations_open", state="PENDING") == 0
+    assert sample("conclave_deliberations_open", state="RUNNING") == 1
+    assert sample("conclave_deliberations_queued") == 2
+
+
+async def test_the_model_server_probe_sets_ready_and_reachable() -> None:
+    status = await orchestrator_deps().llm.probe()
+    orchestrator_metrics.model_server(status)
+    assert (sample("conclave_model_server_ready"), sample("conclave_model_server_reachable")) == (1, 1)
+    orchestrator_metrics.model_server(status.model_copy(update={"ready": False, "models": []}))
+    assert (sample("conclave_model_server_ready"), sample("conclave_model_server_reachable")) == (0, 1)
