@@ -13,7 +13,7 @@ import pytest
 from prometheus_client import REGISTRY
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from services.context.adapters.metrics import timed_write
+from services.context.adapters.service_metrics import timed_write
 from services.context.adapters.valkey_cache import ValkeyCache
 from services.orchestrator.domain.admission import budget
 from services.orchestrator.domain.council import Role

@@ -10,9 +10,9 @@ from neo4j import AsyncDriver, AsyncManagedTransaction
 from services.context.adapters import cypher_commands as cc
 from services.context.adapters import cypher_events as ce
 from services.context.adapters import rows
-from services.context.adapters.metrics import timed_write
 from services.context.adapters.neo4j_reads import GraphReads
 from services.context.adapters.neo4j_schema import ensure_schema
+from services.context.adapters.service_metrics import timed_write
 from services.context.domain.errors import InvalidArgument, NotFound
 from services.context.domain.model import DecisionInput
 from services.shared.events import (

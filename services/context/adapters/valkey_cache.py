@@ -22,7 +22,7 @@ from collections.abc import Iterable
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-from services.context.adapters.metrics import CACHE_HITS, CACHE_INVALIDATIONS, CACHE_MISSES
+from services.context.adapters.service_metrics import CACHE_HITS, CACHE_INVALIDATIONS, CACHE_MISSES
 
 log = logging.getLogger(__name__)
 
