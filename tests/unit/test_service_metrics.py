@@ -24,8 +24,8 @@ from services.orchestrator.entrypoints.consumers import take_outcome
 from services.orchestrator.queries import QueueView
 from services.shared import events
 from services.shared.deadletter import DeadLetters
-from services.shared.events import InvalidEvent, utcnow
-from services.shared.jetstream import ConsumerSpec, process_batch
+from services.shared.events import utcnow
+from services.shared.jetstream import ConsumerSpec, InvalidEvent, process_batch
 from tests.fakes import orchestrator_deps
 
 
