@@ -34,7 +34,9 @@ MAX_REASON_CHARS = 1_000
 MAX_ERROR_CHARS = 2_000
 MAX_HEADERS_BYTES = 8 * 1024
 
-STORED = Counter("conclave_dead_letters_total", "Messages dead-lettered", ["subject", "where"])
+# reason: "invalid" (no schema accepts it) or "exhausted" (MaxDeliver reached); the free-text
+# reason stays in the letter, where it cannot grow the label space.
+STORED = Counter("conclave_dead_letters_total", "Messages dead-lettered", ["subject", "where", "reason"])
 FAILED = Counter("conclave_dead_letter_failures_total", "Dead letters that could not be stored (message nak'ed)")
 
 
@@ -136,7 +138,7 @@ class DeadLetters:
             update={"payload": None, "payload_b64": None, "payload_object": name, "payload_bucket": PAYLOAD_BUCKET}
         )
 
-    async def send(self, msg: Msg, reason: str, error: str = "") -> bool:
+    async def send(self, msg: Msg, reason: str, error: str = "", kind: str = "invalid") -> bool:
         """Store the letter, then terminate the original; on failure nak it for later. True when stored."""
         try:
             letter = await self.encode(msg, reason, error)
@@ -154,7 +156,8 @@ class DeadLetters:
                 log.warning("nak failed; the message comes back after its ack wait")
             return False
         await msg.term()
-        STORED.labels(letter.original_subject.split(".", 2)[0], "object" if letter.payload_object else "inline").inc()
+        where = "object" if letter.payload_object else "inline"
+        STORED.labels(letter.original_subject.split(".", 2)[0], where, kind).inc()
         log.warning("dead-lettered", extra={"subject": msg.subject[:200], "reason": letter.reason[:200]})
         return True
 

@@ -20,6 +20,7 @@ from grpc_reflection.v1alpha import reflection
 from prometheus_client import start_http_server
 
 from services.shared import tracing
+from services.shared.grpcmetrics import ServerMetrics
 from services.shared.supervision import Dependency, Readiness, Worker, name_of, supervise, watch
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ async def run(plan: ServerPlan, stop: asyncio.Event | None = None) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
-    server = grpc.aio.server(interceptors=tracing.server_interceptors())
+    server = grpc.aio.server(interceptors=[*tracing.server_interceptors(), ServerMetrics()])
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for binding in plan.services:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from services.shared import tracing
+from services.shared.consumer_metrics import BATCH_MESSAGES, BATCH_SECONDS, DEAD_LETTERED, HANDLED, RETRIED, consumed
 from services.shared.deadletter import DeadLetters
 from services.shared.event_parsing import InvalidEvent, parse_event
 from services.shared.events import Event
@@ -104,15 +106,17 @@ class ConsumerSpec:
 async def _retry_or_dead_letter(letters: DeadLetters, spec: ConsumerSpec, msg: Msg, error: Exception) -> None:
     delivered = msg.metadata.num_delivered
     if delivered >= spec.max_deliver:
-        await letters.send(msg, f"exhausted {delivered} deliveries", repr(error))
+        stored = await letters.send(msg, f"exhausted {delivered} deliveries", repr(error), kind="exhausted")
+        consumed(spec.durable, msg.subject, DEAD_LETTERED if stored else RETRIED)
     else:
         await msg.nak(delay=spec.delay_for(delivered))
+        consumed(spec.durable, msg.subject, RETRIED)
 
 
 async def _dead_letter_or_retry(letters: DeadLetters, spec: ConsumerSpec, msg: Msg, error: Exception) -> None:
     """An event the handler rejects as invalid is dead-lettered at once; anything else is retried."""
     if isinstance(error, InvalidEvent):
-        await letters.send(msg, str(error), "InvalidEvent")
+        await _invalid(letters, spec, msg, error)
     else:
         await _retry_or_dead_letter(letters, spec, msg, error)
 
@@ -123,17 +127,22 @@ async def process_batch(letters: DeadLetters, spec: ConsumerSpec, msgs: list[Msg
     When the batch fails, each message is retried alone so that one poison event
     cannot hold back the others.
     """
+    BATCH_MESSAGES.labels(spec.durable).observe(len(msgs))
     good: list[tuple[Msg, Event]] = []
     for msg in msgs:
         try:
             good.append((msg, parse_event(msg.subject, msg.data)))
         except InvalidEvent as exc:
-            await letters.send(msg, str(exc), "InvalidEvent")
+            await _invalid(letters, spec, msg, exc)
     if not good:
         return
+    started = time.perf_counter()
     try:
         with _consume_span(spec, [msg for msg, _ in good]):
-            await handler([event for _, event in good])
+            try:
+                await handler([event for _, event in good])
+            finally:
+                BATCH_SECONDS.labels(spec.durable).observe(time.perf_counter() - started)
     except Exception as batch_error:
         if len(good) == 1:
             await _dead_letter_or_retry(letters, spec, good[0][0], batch_error)
@@ -146,8 +155,16 @@ async def process_batch(letters: DeadLetters, spec: ConsumerSpec, msgs: list[Msg
                 await _dead_letter_or_retry(letters, spec, msg, exc)
             else:
                 await msg.ack()
+                consumed(spec.durable, msg.subject, HANDLED)
         return
     await asyncio.gather(*(msg.ack() for msg, _ in good))
+    for msg, _ in good:
+        consumed(spec.durable, msg.subject, HANDLED)
+
+
+async def _invalid(letters: DeadLetters, spec: ConsumerSpec, msg: Msg, error: InvalidEvent) -> None:
+    stored = await letters.send(msg, str(error), "InvalidEvent", kind="invalid")
+    consumed(spec.durable, msg.subject, DEAD_LETTERED if stored else RETRIED)
 
 
 def _consume_span(spec: ConsumerSpec, msgs: list[Msg]) -> AbstractContextManager[Any]:

@@ -12,6 +12,7 @@ from services.context.adapters import cypher_events as ce
 from services.context.adapters import cypher_params
 from services.context.adapters.neo4j_reads import GraphReads
 from services.context.adapters.neo4j_schema import ensure_schema
+from services.context.adapters.service_metrics import timed_write
 from services.context.domain.errors import InvalidArgument, NotFound
 from services.context.domain.model import DecisionInput
 from services.shared.events import (
@@ -39,6 +40,7 @@ class Neo4jGraph(GraphReads):
             return await session.execute_write(work, *args)
 
     # Event batches --------------------------------------------------------
+    @timed_write
     async def record_plan_approvals(self, events: list[PlanApproved]) -> Revisions:
         plans = cypher_params.plan_rows(events)
 
@@ -48,6 +50,7 @@ class Neo4jGraph(GraphReads):
 
         return await self._write(work)
 
+    @timed_write
     async def record_transitions(
         self, events: list[StoryTransitioned], requested_by: str = ""
     ) -> tuple[Revisions, dict[str, tuple[str, str]]]:
@@ -62,6 +65,7 @@ class Neo4jGraph(GraphReads):
 
         return await self._write(work)
 
+    @timed_write
     async def record_deliberations(self, events: list[DeliberationEvent]) -> Revisions:
         completed = [e for e in events if isinstance(e, DeliberationCompleted)]
         winners, alternatives = cypher_params.completed_rows(completed)
@@ -78,6 +82,7 @@ class Neo4jGraph(GraphReads):
         return await self._write(work)
 
     # Commands -------------------------------------------------------------
+    @timed_write
     async def create_story(self, params: dict[str, Any]) -> bool:
         async def work(tx: AsyncManagedTransaction) -> bool:
             record = await (await tx.run(cc.CREATE_STORY, marker=uuid.uuid4().hex, **params)).single()
@@ -85,6 +90,7 @@ class Neo4jGraph(GraphReads):
 
         return await self._write(work)
 
+    @timed_write
     async def create_task(self, params: dict[str, Any]) -> tuple[bool, str, int]:
         """Returns (created, status, story revision)."""
 
@@ -100,6 +106,7 @@ class Neo4jGraph(GraphReads):
 
         return await self._write(work)
 
+    @timed_write
     async def update_context(
         self,
         story_id: str,

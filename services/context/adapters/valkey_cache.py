@@ -22,6 +22,8 @@ from collections.abc import Iterable
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
+from services.context.adapters.service_metrics import CACHE_HITS, CACHE_INVALIDATIONS, CACHE_MISSES
+
 log = logging.getLogger(__name__)
 
 _READ = """
@@ -74,13 +76,19 @@ class ValkeyCache:
     async def get(self, story_id: str, suffix: str) -> tuple[str, bytes | None] | None:
         """(generation token, cached value or None); None when the cache cannot be used."""
         if not self.available() or not await self._flush_pending():
+            CACHE_MISSES.labels("unavailable").inc()
             return None
         prefix, tail = self.entry_parts(story_id, suffix)
         try:
             token, value = await self._read(keys=[self.gen_key(story_id)], args=[prefix, tail, uuid.uuid4().hex])
         except (RedisError, OSError) as exc:
             self._failed("get", exc)
+            CACHE_MISSES.labels("unavailable").inc()
             return None
+        if value is None:
+            CACHE_MISSES.labels("absent").inc()
+        else:
+            CACHE_HITS.inc()
         return (token.decode() if isinstance(token, bytes) else str(token)), value
 
     async def put(self, story_id: str, suffix: str, token: str, value: bytes) -> None:
@@ -94,8 +102,11 @@ class ValkeyCache:
 
     async def invalidate(self, story_ids: Iterable[str]) -> bool:
         """True when ValKey confirmed; otherwise remembered and retried before the next read."""
-        self._pending.update(story_ids)
-        return await self._flush_pending(force=True)
+        stories = set(story_ids)
+        self._pending.update(stories)
+        written = await self._flush_pending(force=True)
+        CACHE_INVALIDATIONS.labels("written" if written else "deferred").inc(len(stories))
+        return written
 
     async def _flush_pending(self, force: bool = False) -> bool:
         if not self._pending:

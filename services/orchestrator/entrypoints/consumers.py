@@ -34,8 +34,19 @@ OUTCOMES = jetstream.ConsumerSpec(
 )
 
 
+async def take_outcome(deps: Deps, event: events.DeliberationEvent) -> None:
+    await handlers.record_outcome(deps, event)
+    # Only a completion needs its record: the time to decision runs from its queueing.
+    completed = isinstance(event, events.DeliberationCompleted)
+    metrics.transition(event, await deps.deliberations.get(event.deliberation_id) if completed else None)
+
+
 def workers(
-    js: JetStreamContext, deps: Deps, housekeeping_s: float = 5.0, letters: DeadLetters | None = None
+    js: JetStreamContext,
+    deps: Deps,
+    housekeeping_s: float = 5.0,
+    letters: DeadLetters | None = None,
+    model_probe_s: float = 15.0,
 ) -> list[Worker]:
     def one_by_one(spec: jetstream.ConsumerSpec, handle: Callable[[Any], Awaitable[None]]) -> Worker:
         # Dispatch and outcome handlers are idempotent per event; a batch only saves round trips.
@@ -55,8 +66,20 @@ def workers(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=housekeeping_s)
 
+    async def model_probe(stop: asyncio.Event) -> None:
+        # Its own loop: a model server that does not answer costs a probe timeout, which must not
+        # delay admission. Asked even while no call waits, so an alert sees a server that is down.
+        while not stop.is_set():
+            try:
+                metrics.model_server(await deps.llm.probe())
+            except Exception:
+                log.exception("model server probe failed; will retry")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=model_probe_s)
+
     return [
         one_by_one(PLANS, lambda e: handlers.dispatch_plan(deps, e)),
-        one_by_one(OUTCOMES, lambda e: handlers.record_outcome(deps, e)),
+        one_by_one(OUTCOMES, lambda e: take_outcome(deps, e)),
         named("housekeeping", housekeeping),
+        named("model-probe", model_probe),
     ]
