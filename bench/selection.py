@@ -60,6 +60,7 @@ ABLATIONS: dict[str, SelectionPolicy] = {
     "improved, scores 0.25 a point": DEFAULT.model_copy(update={"score_unit": 0.25}),
     "improved, no referee": DEFAULT.model_copy(update={"referee": "never"}),
     "improved, referee always": DEFAULT.model_copy(update={"referee": "always"}),
+    "improved, two referees": DEFAULT.model_copy(update={"referees": 2}),
     "today + balanced labels": LEGACY.model_copy(update={"ordering": "balanced"}),
 }
 

@@ -11,8 +11,8 @@ LLM calls per deliberation, K agents, R rounds, when every call succeeds first t
     K >= 2:  K + R * (K + K) + K  =  2K(R + 1)   (generate, R x (review, revise), final review)
 Each review whose JSON is invalid adds one repair call, so at most K(R + 1) more; an author
 whose reviews were all excluded skips its revision call. When the top two are statistically
-tied after peer review, two referees add 2 calls (domain/selection.py; bench/selection.py
-measured ~1.4 extra calls per deliberation on average for K=3). Orchestrate adds one chair call
+tied after peer review, four referees add 4 calls (SelectionPolicy.referees; bench/selection.py
+measured ~2.8 extra calls per deliberation on average for K=3). Orchestrate adds one chair call
 (+1 repair). Sequential LLM steps on the critical path: 2R + 2 (plus repairs).
 """
 
@@ -245,7 +245,7 @@ async def referee(session: Session, proposals: Sequence[Proposal], round_no: int
     calls count as reviews of the final round. A failed call is simply left out."""
     by_author = {p.agent_id: p for p in proposals}
     seats = []
-    for judge, backwards in referees(session.council):
+    for judge, backwards in referees(session.council, session.policy.referees):
         order = ring_order(session.request.deliberation_id, list(by_author), reversed_=backwards)
         seats.append((judge, [by_author[a] for a in order]))
     async with session.stage("review", round_no):

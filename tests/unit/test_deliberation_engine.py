@@ -249,9 +249,9 @@ async def test_a_review_still_invalid_after_repair_is_left_out_with_its_reason()
     assert result.winner.agent_id == "dev-2"
     review_usage = next(u for u in result.usage if u.stage == "review")
     # One repair per round for dev-1; and dev-2 and dev-3, whom only dev-1 would have compared,
-    # were never seen side by side, so two referees are asked.
+    # were never seen side by side, so the four referees are asked.
     referee = sum("referee" in r.agent_id for r in llm.requests)
-    assert referee == 2 and result.winner.agent_id == "dev-2"
+    assert referee == 4 and result.winner.agent_id == "dev-2"
     assert review_usage.calls == 3 * 2 + 2 + referee
 
 
@@ -323,9 +323,9 @@ async def test_empty_answers_count_as_failures() -> None:
 async def test_call_count_formula(k: int, rounds: int) -> None:
     llm = ScriptedLLM()
     result = await deliberate(llm, make_request(k=k, rounds=rounds))
-    # Identical proposals make every council a close call, so two referees are consulted.
+    # Identical proposals make every council a close call, so four referees are consulted.
     referee = sum("referee" in r.agent_id for r in llm.requests)
-    assert referee == (0 if k == 1 else 2)
+    assert referee == (0 if k == 1 else 4)
     expected = 1 if k == 1 else 2 * k * (rounds + 1) + referee
     assert len(llm.requests) == expected == result.total.calls
     per_stage = {u.stage: u.calls for u in result.usage}

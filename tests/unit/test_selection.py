@@ -1,5 +1,5 @@
 """The selection rules the bench kept: balanced orders, pairwise strengths, no credit for missing
-reviews, checks that gate when asked, the margin and tie of a win, referees for close calls."""
+reviews, checks that gate when asked, the margin and tie of a win, four referees for close calls."""
 
 from __future__ import annotations
 
@@ -11,7 +11,14 @@ from services.orchestrator.domain.aggregation import comparisons, rank_pairwise,
 from services.orchestrator.domain.council import Council, Role, default_council
 from services.orchestrator.domain.model import RUBRIC, CheckResult, Proposal, Review
 from services.orchestrator.domain.pairwise import Comparison, fit
-from services.orchestrator.domain.selection import DEFAULT, LEGACY, referees, review_order, ring_order
+from services.orchestrator.domain.selection import (
+    DEFAULT,
+    LEGACY,
+    SelectionPolicy,
+    referees,
+    review_order,
+    ring_order,
+)
 
 EQUAL = {label: 1 / len(RUBRIC) for label in RUBRIC}
 
@@ -132,15 +139,18 @@ def test_select_keeps_the_first_method_for_the_legacy_policy() -> None:
     assert verdict.margin is not None
 
 
-def test_two_referees_read_the_candidates_in_opposite_orders_and_take_the_families_in_turn() -> None:
-    (first, backwards_1), (second, backwards_2) = referees(default_council(Role.QA))
-    assert first.agent_id != second.agent_id and first.role == Role.QA
-    assert (backwards_1, backwards_2) == (False, True)
-    assert first.model == second.model == ""
+def test_four_referees_alternate_orders_and_take_the_families_in_turn() -> None:
+    seats = referees(default_council(Role.QA))
+    assert len(seats) == DEFAULT.referees == 4
+    assert len({judge.agent_id for judge, _ in seats}) == 4 and all(j.role == Role.QA for j, _ in seats)
+    assert [backwards for _, backwards in seats] == [False, True, False, True]
+    assert {judge.model for judge, _ in seats} == {""}
+    assert [judge.agent_id for judge, _ in referees(default_council(Role.QA), 2)] == [j.agent_id for j, _ in seats[:2]]
     mixed = default_council(Role.QA).agents
     mixed = (mixed[0], mixed[1].model_copy(update={"model": "family-b", "endpoint": "http://b/v1"}), mixed[2])
-    (first, _), (second, _) = referees(Council(role=Role.QA, agents=mixed))
-    assert (first.model, second.model, second.endpoint) == ("", "family-b", "http://b/v1")
+    seats = referees(Council(role=Role.QA, agents=mixed))
+    assert [judge.model for judge, _ in seats] == ["", "family-b", "", "family-b"]
+    assert seats[1][0].endpoint == "http://b/v1"
     authors = ["qa-1", "qa-2", "qa-3"]
     assert ring_order("d", authors, reversed_=True) == ring_order("d", authors)[::-1]
 
@@ -158,7 +168,21 @@ async def test_referees_are_consulted_only_on_a_close_call_and_see_every_proposa
     close = ScriptedLLM(quality={a: 5 for a in QUALITY})
     result = await deliberate(close, make_request())
     calls = [r for r in close.requests if "referee" in r.agent_id]
-    assert len(calls) == 2 and calls[0].agent_id != calls[1].agent_id
+    assert len(calls) == 4 and len({c.agent_id for c in calls}) == 4
     orders = [[body.split()[0] for _, body in _PROPOSAL.findall(r.messages[1].content)] for r in calls]
     assert sorted(orders[0]) == sorted(f"author={a}" for a in QUALITY) and orders[1] == orders[0][::-1]
+    assert orders[2:] == orders[:2]
     assert result.tied is True and result.margin == pytest.approx(0.0, abs=1e-6)
+
+
+@pytest.mark.asyncio
+async def test_the_policy_says_how_many_referees_a_close_call_gets() -> None:
+    from services.orchestrator.deliberation import deliberate
+    from tests.unit.test_deliberation_engine import QUALITY, ScriptedLLM, make_request
+
+    for count in (1, 2, 4):
+        close = ScriptedLLM(quality={a: 5 for a in QUALITY})
+        await deliberate(close, make_request(), policy=DEFAULT.model_copy(update={"referees": count}))
+        assert sum("referee" in r.agent_id for r in close.requests) == count
+    with pytest.raises(ValueError):
+        SelectionPolicy(referees=5)  # one persona each: no more referees than personas
