@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import os
 import time
+from collections import Counter
 from importlib import resources
 from typing import Any
 
@@ -100,15 +101,19 @@ async def follow(nc: Any, plan: events.PlanApproved, timeout_s: float) -> dict[s
     return finished
 
 
-async def graph_summary(context_addr: str, story_id: str) -> None:
+async def graph_summary(context_addr: str, story_id: str, decisions_expected: int) -> None:
+    """The graph around the story once the Context service has recorded a Decision per winner
+    (it consumes the completed events in batches, a moment after the demo saw them), or after 20 s."""
     async with grpc.aio.insecure_channel(context_addr) as channel:
         stub = cpb_grpc.ContextServiceStub(channel)
-        reply = await stub.GetGraphRelationships(
-            cpb.GetGraphRelationshipsRequest(node_id=story_id, node_label="Story", depth=2), timeout=15)
-        counts: dict[str, int] = {}
-        for node in reply.nodes:
-            for label in node.labels:
-                counts[label] = counts.get(label, 0) + 1
+        deadline = time.monotonic() + 20
+        while True:
+            reply = await stub.GetGraphRelationships(
+                cpb.GetGraphRelationshipsRequest(node_id=story_id, node_label="Story", depth=2), timeout=15)
+            counts = Counter(label for node in reply.nodes for label in node.labels)
+            if counts["Decision"] >= decisions_expected or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.25)
         table = Table("label", "nodes", title=f"Neo4j records around story {story_id} (depth 2)")
         for label, n in sorted(counts.items()):
             table.add_row(label, str(n))
@@ -165,8 +170,7 @@ async def demo(timeout_s: float, agents: int = 0) -> int:
             console.print(f"[bold]{won}/{len(plan.roles)} roles with a winner in {wall:.0f}s wall: {calls} LLM calls, "
                           f"{tokens} completion tokens ({tokens / max(wall, 1e-9):.1f} tokens/s across the councils), "
                           f"{repaired} reviews repaired, {excluded} excluded[/]")
-        await asyncio.sleep(1.0)  # the Context service records the last decisions
-        await graph_summary(settings.context_addr, plan.story_id)
+        await graph_summary(settings.context_addr, plan.story_id, decisions_expected=won)
     finally:
         await nc.close()
         tracing.shutdown()
