@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -67,25 +69,36 @@ def test_a_batch_span_links_every_message_it_handled(tmp_path: Path) -> None:
     }
 
 
-async def test_grpc_metadata_carries_the_trace_and_probes_make_no_spans(tmp_path: Path) -> None:
-    spans_file = tmp_path / "spans.jsonl"
+@asynccontextmanager
+async def traced_call(spans_file: Path, register: Callable[[grpc.aio.Server], None]) -> AsyncIterator[grpc.aio.Channel]:
+    """A channel from a "ray-job" client to a "context" server, both tracing into `spans_file`,
+    inside the client's own `deliberation.job` span."""
     caller, callee = provider(spans_file, "ray-job"), provider(spans_file, "context")
     server = grpc.aio.server(interceptors=tracing.server_interceptors(callee))
-    health_servicer = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection([health.SERVICE_NAME], server)
+    register(server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}",
                                              interceptors=tracing.client_interceptors(caller)) as channel:
             with caller.get_tracer("t").start_as_current_span("deliberation.job"):
-                await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
-            stub = reflection_pb2_grpc.ServerReflectionStub(channel)
-            async for _ in stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")])):
-                pass
+                yield channel
     finally:
         await server.stop(0)
+
+
+async def test_grpc_metadata_carries_the_trace_and_probes_make_no_spans(tmp_path: Path) -> None:
+    spans_file = tmp_path / "spans.jsonl"
+
+    def probes(server: grpc.aio.Server) -> None:
+        health_pb2_grpc.add_HealthServicer_to_server(health.aio.HealthServicer(), server)
+        reflection.enable_server_reflection([health.SERVICE_NAME], server)
+
+    async with traced_call(spans_file, probes) as channel:
+        await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
+        stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+        async for _ in stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")])):
+            pass
     names = [s["name"] for s in load(spans_file)]
     # Health probes and reflection are filtered out: only the job's own span is left.
     assert names == ["deliberation.job"], names
@@ -93,24 +106,17 @@ async def test_grpc_metadata_carries_the_trace_and_probes_make_no_spans(tmp_path
 
 async def test_a_work_rpc_gets_a_client_and_a_server_span_in_one_trace(tmp_path: Path) -> None:
     spans_file = tmp_path / "spans.jsonl"
-    caller, callee = provider(spans_file, "ray-job"), provider(spans_file, "context")
 
     class Echo(context_pb2_grpc.ContextServiceServicer):
         async def GetContext(self, request: Any, context: Any) -> Any:
             return context_pb2.GetContextResponse(version=request.story_id)
 
-    server = grpc.aio.server(interceptors=tracing.server_interceptors(callee))
-    context_pb2_grpc.add_ContextServiceServicer_to_server(Echo(), server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}",
-                                             interceptors=tracing.client_interceptors(caller)) as channel:
-            with caller.get_tracer("t").start_as_current_span("deliberation.job"):
-                reply = await context_pb2_grpc.ContextServiceStub(channel).GetContext(
-                    context_pb2.GetContextRequest(story_id="S-9"))
-    finally:
-        await server.stop(0)
+    def echo(server: grpc.aio.Server) -> None:
+        context_pb2_grpc.add_ContextServiceServicer_to_server(Echo(), server)
+
+    async with traced_call(spans_file, echo) as channel:
+        reply = await context_pb2_grpc.ContextServiceStub(channel).GetContext(
+            context_pb2.GetContextRequest(story_id="S-9"))
     assert reply.version == "S-9"
     spans = {s["service"] + ":" + s["name"]: s for s in load(spans_file)}
     method = "/fleet.context.v1.ContextService/GetContext"
