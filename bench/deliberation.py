@@ -67,6 +67,7 @@ from services.orchestrator.bootstrap import bootstrap
 from services.orchestrator.domain.council import Council, Role
 from services.orchestrator.domain.llm import ChatRequest, ChatResult, LLMPort
 from services.orchestrator.domain.prompts import serialized, shared_prefix_share
+from services.orchestrator.entrypoints.service import register
 from services.orchestrator.settings import OrchestratorSettings
 from services.shared.events import PlanApproved, PlanTask
 from services.simulator.tokens import count_tokens, tokenizer_name
@@ -354,7 +355,7 @@ async def measure(
         app.deps.llm = recorder
         app.deps.councils = cast(CouncilStore, SizedCouncils())
         server = grpc.aio.server()
-        app.register(server)
+        register(app, server)
         address = f"127.0.0.1:{server.add_insecure_port('127.0.0.1:0')}"
         await server.start()
         try:

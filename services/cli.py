@@ -42,7 +42,7 @@ def context_serve() -> None:
 @orchestrator_app.command("serve")
 def orchestrator_serve() -> None:
     """Run the Orchestrator service (gRPC + NATS consumers) until SIGTERM."""
-    from services.orchestrator.bootstrap import serve
+    from services.orchestrator.entrypoints.service import serve
     from services.orchestrator.settings import OrchestratorSettings
     from services.shared.logs import configure
 

@@ -1,35 +1,28 @@
 """The Orchestrator's composition root: the only place that builds adapters and hands them
-to handlers, for the gRPC service and for a deliberation's Ray job alike."""
+to handlers, for the gRPC service and for a deliberation's Ray job alike. What only the
+service runs (its gRPC server, consumers and probes) is in entrypoints/service.py, so a
+Ray job does not import it."""
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
 
-import grpc
 from nats.aio.client import Client as NATS
 
-from services.gen.fleet.orchestrator.v1 import orchestrator_pb2, orchestrator_pb2_grpc
 from services.orchestrator import handlers
 from services.orchestrator.adapters.context_client import ContextClient
 from services.orchestrator.adapters.llm_routes import RoutedLLM
-from services.orchestrator.adapters.ray_health import ray_probe
 from services.orchestrator.adapters.ray_jobs import RayJobs
 from services.orchestrator.adapters.sandbox import BwrapSandbox
 from services.orchestrator.adapters.state_kv import AdmissionLease, CouncilStore, DeliberationStore
 from services.orchestrator.domain.admission import Budget, budget
-from services.orchestrator.entrypoints.consumers import workers
-from services.orchestrator.entrypoints.grpc_servicer import OrchestratorServicer
 from services.orchestrator.ports import Deps
 from services.orchestrator.settings import OrchestratorSettings
-from services.shared import grpcserver, jetstream, tracing
-from services.shared.deadletter import DeadLetters
-from services.shared.supervision import Dependency
+from services.shared import jetstream, tracing
 
-SERVICE_NAME = orchestrator_pb2.DESCRIPTOR.services_by_name["OrchestratorService"].full_name
 # The settings a Ray job reads back from its environment (see `bootstrap`, which it calls too):
 # how to reach NATS, the Context service and the model server.
 JOB_ENV = ("nats_url", "context_addr", "vllm_url", "vllm_model", "vllm_api_key", "llm_max_in_flight",
@@ -54,9 +47,6 @@ def admission_budget(settings: OrchestratorSettings) -> Budget:
 class App:
     nc: NATS
     deps: Deps
-
-    def register(self, server: grpc.aio.Server) -> None:
-        orchestrator_pb2_grpc.add_OrchestratorServiceServicer_to_server(OrchestratorServicer(self.deps), server)
 
     async def close(self) -> None:
         await self.deps.llm.aclose()
@@ -97,28 +87,3 @@ async def _wire(settings: OrchestratorSettings, client_name: str) -> App:
         sandbox=BwrapSandbox(),
     )
     return App(nc=nc, deps=deps)
-
-
-def _connected(nc: NATS) -> Callable[[], Awaitable[bool]]:
-    async def connected() -> bool:
-        return bool(nc.is_connected)
-
-    return connected
-
-
-async def serve(settings: OrchestratorSettings) -> None:
-    app = await bootstrap(settings)
-    letters = await DeadLetters.open(app.nc, settings.dead_letter_max_inline_bytes)
-    plan = grpcserver.ServerPlan(
-        port=settings.grpc_port,
-        metrics_port=settings.metrics_port,
-        services=[grpcserver.ServiceBinding(SERVICE_NAME, app.register)],
-        workers=workers(app.nc.jetstream(), app.deps, letters=letters),
-        dependencies=[
-            Dependency("nats", _connected(app.nc)),
-            Dependency("ray", ray_probe(settings.ray_address, settings.ray_auth_token.get_secret_value())),
-        ],
-        close=app.close,
-        grace_s=settings.shutdown_grace_s,
-    )
-    await grpcserver.run(plan)

@@ -14,6 +14,7 @@ import pytest
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2 as pb
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2_grpc as pb_grpc
 from services.orchestrator.bootstrap import App, bootstrap
+from services.orchestrator.entrypoints.service import register
 from services.orchestrator.settings import OrchestratorSettings
 from tests.simkit import Sim
 from tests.waiting import until
@@ -40,7 +41,7 @@ def settings_for(stack: Any, sim: Sim, **overrides: Any) -> OrchestratorSettings
 async def orchestrator(stack: Any, sim: Sim) -> AsyncIterator[Orchestrator]:
     app = await bootstrap(settings_for(stack, sim))
     server = grpc.aio.server()
-    app.register(server)
+    register(app, server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
@@ -155,7 +156,7 @@ async def test_stream_heartbeats_while_the_model_loads(stack: Any) -> None:
     async for sim in running_sim(SimSettings(port=0, loading_s=6.0)):
         app = await bootstrap(settings_for(stack, sim, llm_ready_timeout_s=30))
         server = grpc.aio.server()
-        app.register(server)
+        register(app, server)
         port = server.add_insecure_port("127.0.0.1:0")
         await server.start()
         try:

@@ -30,6 +30,7 @@ from services.orchestrator.domain.council import DEFAULT_NUM_AGENTS, Role
 from services.orchestrator.domain.llm import ChatMessage, ChatRequest, LLMError
 from services.orchestrator.domain.model import DeliberationRequest
 from services.orchestrator.domain.structured_answers import chair_schema, labels_for, review_schema
+from services.orchestrator.entrypoints.service import register
 from services.orchestrator.settings import LLMSettings, OrchestratorSettings
 from services.shared import events
 from services.stack import api
@@ -150,7 +151,7 @@ async def orchestrator(stack: StackInfo, real_model: RealModel) -> AsyncIterator
     )
     app = await bootstrap(settings)
     server = grpc.aio.server()
-    app.register(server)
+    register(app, server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     try:
