@@ -69,6 +69,7 @@ async def send_streamed(
             if delay > 0:
                 await asyncio.sleep(delay)
         await resp.write(_chunk(cid, model, {"content": group}))
+        state.stats.streamed_chunks += 1
     await resp.write(_chunk(cid, model, {}, finish))
     if (body.get("stream_options") or {}).get("include_usage"):
         tail = {"id": cid, "object": "chat.completion.chunk", "created": int(time.time()),

@@ -28,6 +28,8 @@ class Stats:
     requests: int = 0
     in_flight: int = 0
     max_in_flight: int = 0
+    # Content chunks written to streams: lets a client (a test) act while an answer is mid-stream.
+    streamed_chunks: int = 0
     by_status: Counter[str] = field(default_factory=Counter)
     faults: Counter[str] = field(default_factory=Counter)
     models_requests: int = 0
@@ -38,6 +40,7 @@ class Stats:
             "requests": self.requests,
             "in_flight": self.in_flight,
             "max_in_flight": self.max_in_flight,
+            "streamed_chunks": self.streamed_chunks,
             "by_status": dict(self.by_status),
             "faults": dict(self.faults),
             "models_requests": self.models_requests,

@@ -193,8 +193,8 @@ async def test_cancelling_mid_stream_closes_its_request(sim: Sim) -> None:
     await sim.knobs(tokens_per_s=100)
     async with OpenAILLM(settings(sim)) as llm:
         call = asyncio.create_task(llm.chat(dev_request()))
-        await sim.until(lambda s: s["in_flight"] == 1)
-        await asyncio.sleep(0.2)
+        # Mid-stream: the answer has begun arriving and has not finished.
+        await sim.until(lambda s: s["in_flight"] == 1 and s["streamed_chunks"] >= 3)
         call.cancel()
         with pytest.raises(asyncio.CancelledError):
             await call

@@ -4,7 +4,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from services.stack import api, process
 from services.stack.api import StackConfig, StackError, StackInfo
 from services.stack.config import free_port
 from services.stack.servers.nats import Nats
+from tests.waiting import until_sync
 
 
 @pytest.fixture(scope="module")
@@ -81,10 +81,11 @@ def test_a_foreign_server_on_the_port_is_not_mistaken_for_ours(tmp_path: Path) -
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 30
-        while not Nats().probe(cfg).ok:  # the foreign server must hold the port first
-            assert foreign.poll() is None and time.monotonic() < deadline
-            time.sleep(0.1)
+        def foreign_holds_the_port() -> bool:
+            assert foreign.poll() is None, "the foreign nats-server exited"
+            return Nats().probe(cfg).ok
+
+        until_sync(foreign_holds_the_port, 30, "the foreign server to hold the port first")
         with pytest.raises(StackError, match="address already in use"):
             api.up(cfg, only=["nats"])
         assert foreign.poll() is None  # never ours to stop
@@ -122,10 +123,7 @@ def test_down_leaves_no_process_behind(tmp_path: Path) -> None:
         env = info.env()
         jobs = JobSubmissionClient(env["RAY_ADDRESS"], headers={"Authorization": f"Bearer {env['RAY_AUTH_TOKEN']}"})
         job = jobs.submit_job(entrypoint="sleep 600", entrypoint_num_cpus=0.1)
-        deadline = time.monotonic() + 60
-        while jobs.get_job_status(job) != JobStatus.RUNNING:
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
+        until_sync(lambda: jobs.get_job_status(job) == JobStatus.RUNNING, 60, "the Ray job to run", 0.2)
         for server in info.servers:
             assert server.pid and process.session_members(server.pid)
             before.update({pid: process.proc_start_time(pid) for pid in process.session_members(server.pid)})
