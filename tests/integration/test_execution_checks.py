@@ -6,26 +6,11 @@ from __future__ import annotations
 
 import random
 
-import pytest
-
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2 as pb
 from services.orchestrator.adapters.sandbox import BwrapSandbox
 from services.orchestrator.execution.run import run_code
 from services.simulator import tasks
-from services.stack.servers import bubblewrap
-from services.stack.servers.base import StackError
 from tests.integration.test_orchestrator_grpc import Orchestrator, orchestrator  # noqa: F401
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> BwrapSandbox:
-    try:
-        bubblewrap.find_or_install()
-    except StackError as exc:
-        pytest.fail(f"bubblewrap is not available: {exc}", pytrace=False)
-    box = BwrapSandbox()
-    assert box.unavailable() == "", box.unavailable()
-    return box
 
 
 def passes(sandbox: BwrapSandbox, code: str, suite: str) -> bool:

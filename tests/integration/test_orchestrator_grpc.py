@@ -14,8 +14,8 @@ import pytest
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2 as pb
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2_grpc as pb_grpc
 from services.orchestrator.bootstrap import App, bootstrap
-from services.orchestrator.entrypoints.service import register
 from services.orchestrator.settings import OrchestratorSettings
+from tests.integration.serving import serving
 from tests.simkit import Sim
 from tests.waiting import until
 
@@ -39,15 +39,8 @@ def settings_for(stack: Any, sim: Sim, **overrides: Any) -> OrchestratorSettings
 
 @pytest.fixture
 async def orchestrator(stack: Any, sim: Sim) -> AsyncIterator[Orchestrator]:
-    app = await bootstrap(settings_for(stack, sim))
-    server = grpc.aio.server()
-    register(app, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-        yield Orchestrator(pb_grpc.OrchestratorServiceStub(channel), app, sim)
-    await server.stop(0)
-    await app.close()
+    async with serving(settings_for(stack, sim)) as (app, stub):
+        yield Orchestrator(stub, app, sim)
 
 
 def our_tasks() -> list[asyncio.Task[Any]]:
@@ -154,18 +147,8 @@ async def test_stream_heartbeats_while_the_model_loads(stack: Any) -> None:
     from tests.simkit import running_sim
 
     async for sim in running_sim(SimSettings(port=0, loading_s=6.0)):
-        app = await bootstrap(settings_for(stack, sim, llm_ready_timeout_s=30))
-        server = grpc.aio.server()
-        register(app, server)
-        port = server.add_insecure_port("127.0.0.1:0")
-        await server.start()
-        try:
-            async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-                stub = pb_grpc.OrchestratorServiceStub(channel)
-                items = [i async for i in stub.StreamDeliberation(dev_task(num_agents=2), timeout=60)]
-        finally:
-            await server.stop(0)
-            await app.close()
+        async with serving(settings_for(stack, sim, llm_ready_timeout_s=30)) as (_, stub):
+            items = [i async for i in stub.StreamDeliberation(dev_task(num_agents=2), timeout=60)]
         beats = [i.progress for i in items if i.progress.kind == pb.ProgressEvent.HEARTBEAT]
         assert beats and "model loading" in beats[0].message
         assert items[-1].WhichOneof("payload") == "result"

@@ -23,19 +23,18 @@ import pytest
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2 as pb
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2_grpc as pb_grpc
 from services.orchestrator.adapters.llm_openai import OpenAILLM
-from services.orchestrator.bootstrap import bootstrap
 from services.orchestrator.deliberation import deliberate
 from services.orchestrator.domain.budgets import answer_tokens
 from services.orchestrator.domain.council import DEFAULT_NUM_AGENTS, Role
 from services.orchestrator.domain.llm import ChatMessage, ChatRequest, LLMError
 from services.orchestrator.domain.model import DeliberationRequest
 from services.orchestrator.domain.structured_answers import chair_schema, labels_for, review_schema
-from services.orchestrator.entrypoints.service import register
 from services.orchestrator.settings import LLMSettings, OrchestratorSettings
 from services.shared import events
 from services.stack import api
 from services.stack.api import StackInfo
 from tests.e2e.support import flow, plan, story
+from tests.integration.serving import serving
 from tests.realmodel import ANSWER_TOKENS, RealModel
 
 pytestmark = pytest.mark.asyncio
@@ -149,17 +148,8 @@ async def orchestrator(stack: StackInfo, real_model: RealModel) -> AsyncIterator
     settings = OrchestratorSettings(
         nats_url=env["NATS_URL"], ray_address=env["RAY_ADDRESS"], **llm_settings(real_model, llm_max_in_flight=1)
     )
-    app = await bootstrap(settings)
-    server = grpc.aio.server()
-    register(app, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            yield pb_grpc.OrchestratorServiceStub(channel)
-    finally:
-        await server.stop(0)
-        await app.close()
+    async with serving(settings) as (_, stub):
+        yield stub
 
 
 def task(k: int, rounds: int) -> pb.DeliberateRequest:

@@ -16,22 +16,11 @@ import pytest
 
 from services.orchestrator.adapters.sandbox import BwrapSandbox
 from services.orchestrator.domain.sandbox import SandboxLimits, SandboxOutcome, SandboxUnavailable
-from services.stack.servers import bubblewrap
-from services.stack.servers.base import StackError
 from tests.waiting import until_sync
 
 PROJECT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def sandbox() -> BwrapSandbox:
-    try:
-        bubblewrap.find_or_install()
-    except StackError as exc:
-        pytest.fail(f"bubblewrap is not available: {exc}", pytrace=False)
-    box = BwrapSandbox()
-    assert box.unavailable() == "", box.unavailable()
-    return box
 
 
 def run(box: BwrapSandbox, source: str, marker: str = "main", **limits: float) -> SandboxOutcome:
