@@ -162,16 +162,18 @@ async def _dispatch_roles(deps: Deps, event: events.PlanApproved) -> None:
         await enqueue(deps, record)
 
 
-async def record_outcome(deps: Deps, event: events.DeliberationEvent) -> None:
+async def record_outcome(deps: Deps, event: events.DeliberationEvent) -> DeliberationRecord | None:
     """Move the stored record along as the job reports; terminal states are final. The job
-    records its own events before publishing them, so this catches up only after a crash."""
+    records its own events before publishing them, so this catches up only after a crash.
+    Returns the record as it was read (None for an unknown deliberation)."""
     record = await deps.deliberations.get(event.deliberation_id)
     if record is None or (moved := transition(record, event)) == record:
-        return
+        return record
     if await deps.deliberations.save(moved) and moved.terminal:
         await deps.deliberations.remove_from_open_index(record.deliberation_id)  # the event is out: we consumed it
     if moved.terminal:
         await admit(deps)  # its slot is free
+    return record
 
 
 async def cancel(deps: Deps, did: str, reason: str) -> DeliberationRecord:

@@ -35,10 +35,8 @@ OUTCOMES = jetstream.ConsumerSpec(
 
 
 async def take_outcome(deps: Deps, event: events.DeliberationEvent) -> None:
-    await handlers.record_outcome(deps, event)
-    # Only a completion needs its record: the time to decision runs from its queueing.
-    completed = isinstance(event, events.DeliberationCompleted)
-    metrics.transition(event, await deps.deliberations.get(event.deliberation_id) if completed else None)
+    # The record read while recording the event gives the time to decision its start.
+    metrics.transition(event, await handlers.record_outcome(deps, event))
 
 
 def workers(
