@@ -42,6 +42,8 @@ def _connect() -> _Instruments:
     from ray.util.metrics import Counter, Gauge, Histogram
 
     if not ray.is_initialized():
+        # Off the main thread on purpose too: there ray.init would replace the job's SIGTERM handler,
+        # which cancels the council so that every LLM request is closed (entrypoints/ray_job.py).
         ray.init(logging_level=logging.WARNING, log_to_driver=False, configure_logging=False)
     return _Instruments(
         queue_depth=Gauge(*spec.QUEUE_DEPTH),
