@@ -13,12 +13,15 @@
    `share_of_ceiling` is the batched ingest rate over it.
 5. The batched ingest again under each JetStream `sync_interval` in --sync-intervals (a NATS
    of its own per choice): "always" fsyncs before every ack, a duration flushes that often.
+6. Tracing's cost: the batched ingest of --tracing-events with the service's spans off and on
+   (to a JSON-lines file, as the stack's CONCLAVE_TRACE_FILE does), in the order off, on, on, off,
+   so that a steady drift (the JVM still warming, a neighbour's load) favours neither.
 
 Both ingest paths run after a warm-up of 3,000 events through the batched path, so neither
 pays for the fresh JVM compiling the write path.
 
 Usage: python bench/context_ingest.py [--events 20000] [--baseline-events 1000] [--stories 1000]
-       [--warmup-events 3000] [--sync-intervals always,1s,2m]
+       [--warmup-events 3000] [--sync-intervals always,1s,2m] [--tracing-events 5000]
 The bench floods `planning.plan.approved`, which any Orchestrator on that stack would
 later dispatch, so it runs NATS, ValKey and Neo4j of its own on free ports in a
 throwaway folder, and stops them at the end.
@@ -42,6 +45,11 @@ from typing import Any
 import grpc
 from common import stack
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
 from rich.console import Console
 from rich.table import Table
 
@@ -55,6 +63,7 @@ from services.context.ingest import record_plan_approved_batch
 from services.context.settings import ContextSettings
 from services.gen.fleet.context.v1 import context_pb2 as pb
 from services.gen.fleet.context.v1 import context_pb2_grpc
+from services.shared import tracing
 from services.shared.deadletter import DeadLetters
 from services.shared.event_parsing import parse_event
 from services.shared.events import PLAN_APPROVED, Event, PlanApproved, PlanTask
@@ -243,6 +252,44 @@ async def get_context_latency(app: ContextApp, run: str, stories: int) -> dict[s
     return {"uncached": percentiles(uncached), "cached": percentiles(cached)}
 
 
+class TracingSwitch(Sampler):
+    """Records every span while on; while off drops them at the sampler, which costs about what the
+    no-op tracer of an untraced service does (a little more, so the overhead reads slightly low)."""
+
+    on = False
+
+    def should_sample(self, parent_context: Any, trace_id: int, name: str, kind: Any = None,
+                      attributes: Any = None, links: Any = None, trace_state: Any = None) -> SamplingResult:
+        return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes) if self.on else SamplingResult(Decision.DROP)
+
+    def get_description(self) -> str:
+        return "TracingSwitch"
+
+
+async def tracing_overhead(app: ContextApp, run: str, n: int, rounds: int = 2) -> dict[str, Any]:
+    """The batched ingest with spans off and on, ordered off, on, on, off (per two rounds) so a steady
+    drift favours neither; on, the spans go through the BatchSpanProcessor to a JSON-lines file, as
+    tracing.configure sets it up."""
+    switch = TracingSwitch()
+    with tempfile.TemporaryDirectory(prefix="conclave-bench-spans-") as folder:
+        spans = Path(folder) / "spans.jsonl"
+        provider = TracerProvider(resource=Resource.create({"service.name": "context"}), sampler=switch)
+        provider.add_span_processor(BatchSpanProcessor(tracing.JsonLinesExporter(spans), schedule_delay_millis=500))
+        trace.set_tracer_provider(provider)
+        rates: dict[str, list[float]] = {"off": [], "on": []}
+        for i in range(rounds):
+            for mode in ("off", "on") if i % 2 == 0 else ("on", "off"):
+                switch.on = mode == "on"
+                rates[mode].append((await batched_ingest(app, f"{run}t{i}{mode}", n))["events_per_s"])
+        switch.on = False
+        provider.force_flush()
+        written = spans.read_text().count("\n") if spans.exists() else 0
+    assert written > 0, "tracing on wrote no spans"
+    off, on = statistics.median(rates["off"]), statistics.median(rates["on"])
+    return {"events": n, "rounds": rounds, "off_events_per_s": off, "on_events_per_s": on,
+            "spans_written": written, "ratio": off / on}
+
+
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     intervals = [i.strip() for i in args.sync_intervals.split(",") if i.strip()]
     default = StackConfig.model_fields["nats_sync_interval"].default
@@ -283,6 +330,8 @@ async def measure(env: dict[str, str], args: argparse.Namespace, full: bool = Tr
             out["ceiling"] = await ceiling_ingest(app, f"{run}c", args.events)
             out["baseline"] = await baseline_ingest(app, f"{run}b", args.baseline_events)
             out["reads"] = await get_context_latency(app, run, min(args.stories, args.events - 50))
+            if args.tracing_events:
+                out["tracing"] = await tracing_overhead(app, f"{run}t", args.tracing_events)
     finally:
         await app.close()
     return out
@@ -311,8 +360,17 @@ def report(result: dict[str, Any]) -> dict[str, float]:
     for kind in ("uncached", "cached"):
         r = reads[kind]
         table.add_row(f"GetContext {kind} p50 / p99 / max", f"{r['p50']:.2f} / {r['p99']:.2f} / {r['max']:.2f} ms")
+    tracing_figures = {}
+    if t := result.get("tracing"):
+        table.add_row(f"batched ingest, tracing off / on ({t['events']:,} events, median of {t['rounds']})",
+                      f"{t['off_events_per_s']:,.0f} / {t['on_events_per_s']:,.0f} events/s "
+                      f"({t['spans_written']:,} spans written)")
+        table.add_row("tracing overhead (time with spans / time without)", f"{t['ratio']:.2f}x")
+        tracing_figures = {"tracing_overhead_ratio": round(t["ratio"], 3),
+                           "tracing_off_events_per_s": round(t["off_events_per_s"], 1),
+                           "tracing_on_events_per_s": round(t["on_events_per_s"], 1)}
     Console().print(table)
-    return {
+    return tracing_figures | {
         "events_per_s": round(b["events_per_s"], 1),
         "baseline_events_per_s": round(base["events_per_s"], 1),
         "speedup": round(b["events_per_s"] / base["events_per_s"], 2),
@@ -335,6 +393,8 @@ if __name__ == "__main__":
     parser.add_argument("--stories", type=int, default=1_000)
     parser.add_argument("--sync-intervals", default="always,1s,2m",
                         help="JetStream sync_interval choices to ingest under (2m is the server's default)")
+    parser.add_argument("--tracing-events", type=int, default=5_000,
+                        help="events per run of the tracing off/on comparison (0: skip it)")
     logging.basicConfig(level=logging.WARNING)
     outcome = asyncio.run(main(parser.parse_args()))
     print(json.dumps(report(outcome)))

@@ -14,6 +14,8 @@ from nats.aio.client import Client as NATS
 
 from services.orchestrator import handlers
 from services.orchestrator.adapters.context_client import ContextClient
+from services.orchestrator.adapters.llm_metrics import LLMMetrics, PrometheusLLMMetrics
+from services.orchestrator.adapters.llm_metrics_ray import RayLLMMetrics
 from services.orchestrator.adapters.llm_routes import RoutedLLM
 from services.orchestrator.adapters.ray_jobs import RayJobs
 from services.orchestrator.adapters.sandbox import BwrapSandbox
@@ -47,15 +49,17 @@ def admission_budget(settings: OrchestratorSettings) -> Budget:
 class App:
     nc: NATS
     deps: Deps
+    llm_metrics: LLMMetrics
 
     async def close(self) -> None:
         await self.deps.llm.aclose()
         await self.nc.drain()
+        await self.llm_metrics.flush()  # last: every call has been recorded by now
 
 
 async def bootstrap(settings: OrchestratorSettings) -> App:
     """The service: streams ensured, and a default council for every role that has none."""
-    app = await _wire(settings, "conclave-orchestrator")
+    app = await _wire(settings, "conclave-orchestrator", PrometheusLLMMetrics())
     await jetstream.ensure_streams(app.nc.jetstream(), duplicate_window_s=settings.nats_duplicate_window_s)
     if settings.default_councils:
         await handlers.ensure_default_councils(app.deps)
@@ -63,15 +67,16 @@ async def bootstrap(settings: OrchestratorSettings) -> App:
 
 
 async def bootstrap_job(settings: OrchestratorSettings, deliberation_id: str) -> App:
-    """A deliberation's Ray job: the same handlers over the same adapters."""
-    return await _wire(settings, f"conclave-job-{deliberation_id}")
+    """A deliberation's Ray job: the same handlers over the same adapters; its LLM metrics go
+    through Ray's metrics system, since nothing scrapes a job's driver."""
+    return await _wire(settings, f"conclave-job-{deliberation_id}", RayLLMMetrics())
 
 
-async def _wire(settings: OrchestratorSettings, client_name: str) -> App:
+async def _wire(settings: OrchestratorSettings, client_name: str, llm_metrics: LLMMetrics) -> App:
     nc = await jetstream.connect(settings.nats_url, client_name)
     js = nc.jetstream()
     deps = Deps(
-        llm=RoutedLLM(settings),
+        llm=RoutedLLM(settings, metrics=llm_metrics),
         councils=await CouncilStore.open(js),
         deliberations=await DeliberationStore.open(js),
         jobs=RayJobs(
@@ -86,4 +91,4 @@ async def _wire(settings: OrchestratorSettings, client_name: str) -> App:
         queue_deadline_s=settings.queue_deadline_s,
         sandbox=BwrapSandbox(),
     )
-    return App(nc=nc, deps=deps)
+    return App(nc=nc, deps=deps, llm_metrics=llm_metrics)

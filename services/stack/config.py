@@ -42,6 +42,8 @@ class StackConfig(BaseSettings):
     ray_dashboard_port: int = 8265
     ray_client_port: int = 10001
     ray_agent_port: int = 52365
+    # The node's metrics agent serves Ray's metrics here, the job drivers' LLM metrics among them.
+    ray_metrics_port: int = 8080
     ray_num_cpus: int = 2
     simulator_port: int = 8000
     simulator_model: str = "conclave-sim"

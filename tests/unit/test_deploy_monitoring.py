@@ -1,7 +1,8 @@
-"""The monitoring component (Grafana dashboard, PrometheusRule, vLLM scraping) renders and validates
-offline: every PromQL expression parses with a real PromQL parser, names only metrics the services
-define (or vLLM's, listed below), the dashboard has what Grafana needs, and the rules have the
-PrometheusRule shape."""
+"""The monitoring component (Grafana dashboard, PrometheusRule, vLLM and Ray scraping) renders and
+validates offline: every PromQL expression parses with a real PromQL parser, names only metrics the
+services define (or vLLM's, listed below, or the Ray jobs' LLM metrics as Ray exports them), the
+dashboard has what Grafana needs, the rules have the PrometheusRule shape, and every Ray node exports
+on the port its PodMonitor scrapes."""
 
 from __future__ import annotations
 
@@ -18,9 +19,10 @@ import pytest
 import yaml
 from prometheus_client import REGISTRY
 
-# Importing the composition roots registers every metric the services define.
+# Importing the composition roots and the service entrypoints registers every metric the services define.
 import services.context.bootstrap
-import services.orchestrator.bootstrap  # noqa: F401
+import services.orchestrator.bootstrap
+import services.orchestrator.entrypoints.service  # noqa: F401
 from tests.unit.test_deploy_manifests import K8S, K8S_VERSIONS, Doc, find, one, render, schema_errors
 
 COMPONENT = K8S / "components" / "monitoring"
@@ -49,11 +51,12 @@ REQUIRED_ALERTS = {
 
 @functools.cache
 def defined_metrics() -> frozenset[str]:
-    """Every series name the services can export, from the families registered at import."""
+    """Every series name the services can export, from the families registered at import, and the
+    LLM client's as a Ray job exports them through Ray (the same names, prefixed `ray_`)."""
     names = set()
     for family in REGISTRY.collect():
         names |= {family.name + s for s in SUFFIXES.get(family.type, ("",))}
-    return frozenset(names)
+    return frozenset(names | {"ray_" + n for n in names if n.startswith("conclave_llm_")})
 
 
 def selectors(expr: str) -> list[str]:
@@ -100,6 +103,8 @@ def test_the_checks_reject_a_broken_expression_and_an_unknown_metric() -> None:
     assert "conclave_dead_leters_total" not in defined_metrics()
     assert "conclave_dead_letters_total" in defined_metrics()
     assert "grpc_server_handling_seconds_bucket" in defined_metrics()
+    assert "ray_conclave_llm_tokens_total" in defined_metrics()
+    assert "ray_conclave_dead_letters_total" not in defined_metrics(), "only the job's LLM metrics go through Ray"
 
 
 def test_the_dashboard_has_what_grafana_needs() -> None:
@@ -212,3 +217,21 @@ def test_the_component_renders_into_an_overlay_and_validates(tmp_path: Path, ove
         assert monitors["conclave-model-server"]["spec"]["endpoints"][0]["port"] in {
             p["name"] for p in service["spec"]["ports"]
         }
+
+
+@pytest.mark.parametrize("overlay", ["dev", "gpu"])
+def test_every_ray_node_exports_on_the_port_its_podmonitor_scrapes(tmp_path: Path, overlay: str) -> None:
+    docs = with_component(tmp_path, overlay)
+    (monitor,) = find(docs, "PodMonitor")
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
+    cluster = one(docs, "RayCluster", "conclave-ray")
+    groups = [cluster["spec"]["headGroupSpec"], *cluster["spec"]["workerGroupSpecs"]]
+    for group in groups:
+        pod = group["template"]
+        assert selector.items() <= pod["metadata"]["labels"].items(), "the job drivers' nodes are selected"
+        ports = {p["name"]: p["containerPort"] for p in pod["spec"]["containers"][0].get("ports", [])}
+        assert group["rayStartParams"]["metrics-export-port"] == str(ports[endpoint["port"]])
+    (policy,) = [p for p in find(docs, "NetworkPolicy") if p["metadata"]["name"] == "ray-metrics-ingress"]
+    assert policy["spec"]["podSelector"]["matchLabels"] == selector
+    assert [p["port"] for p in policy["spec"]["ingress"][0]["ports"]] == [endpoint["port"]]

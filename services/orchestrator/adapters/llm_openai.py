@@ -21,7 +21,7 @@ import httpx2  # the HTTP library the openai SDK itself runs on
 import openai
 from openai import AsyncOpenAI
 
-from services.orchestrator.adapters import llm_metrics as metrics
+from services.orchestrator.adapters.llm_metrics import LLMMetrics, NoMetrics
 from services.orchestrator.adapters.sse_stream import StreamRead
 from services.orchestrator.domain.llm import (
     ChatRequest,
@@ -55,8 +55,12 @@ def _retry_after(err: openai.APIStatusError) -> float | None:
 class OpenAILLM:
     """Implements LLMPort. One instance per process; close it with `aclose()`."""
 
-    def __init__(self, settings: LLMSettings | None = None, *, rng: random.Random | None = None) -> None:
+    def __init__(
+        self, settings: LLMSettings | None = None, *, rng: random.Random | None = None,
+        metrics: LLMMetrics | None = None,
+    ) -> None:
         self.settings = s = settings or LLMSettings()
+        self.metrics = metrics or NoMetrics()  # the composition root passes the process's sink
         self._client = AsyncOpenAI(
             base_url=s.vllm_url,
             api_key=s.vllm_api_key or "EMPTY",
@@ -157,7 +161,7 @@ class OpenAILLM:
     async def _slot(self) -> AsyncIterator[None]:
         queued_at = time.monotonic()
         self._queued += 1
-        metrics.QUEUE_DEPTH.inc()
+        self.metrics.queued(+1)
         ticker = None
         listener = wait_listener.get()
         if listener is not None and self._slots.locked():
@@ -166,19 +170,19 @@ class OpenAILLM:
             await self._slots.acquire()
         finally:
             self._queued -= 1
-            metrics.QUEUE_DEPTH.dec()
+            self.metrics.queued(-1)
             if ticker is not None:
                 ticker.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await ticker
-        metrics.QUEUE_WAIT.observe(time.monotonic() - queued_at)
+        self.metrics.waited(time.monotonic() - queued_at)
         self._in_flight += 1
-        metrics.IN_FLIGHT.inc()
+        self.metrics.in_flight(+1)
         try:
             yield
         finally:
             self._in_flight -= 1
-            metrics.IN_FLIGHT.dec()
+            self.metrics.in_flight(-1)
             self._slots.release()
 
     async def _tick(self, listener: WaitCallback, since: float) -> None:
@@ -234,20 +238,19 @@ class OpenAILLM:
                             f"LLM call failed after {attempt + 1} attempts: {err.reason}: {err}",
                             retryable=True,
                         ) from err
-                    metrics.RETRIES.labels(reason=err.reason).inc()
+                    self.metrics.retry(err.reason)
                     delay = self._backoff(attempt, err.retry_after)
                     log.info("LLM %s (%s); retry %d in %.2fs", err.reason, err, attempt + 1, delay)
                     await asyncio.sleep(delay)
                     attempt += 1
         except asyncio.CancelledError:
-            metrics.CALLS.labels(outcome="cancelled").inc()
+            self.metrics.call("cancelled")
             raise
         except LLMError:
-            metrics.CALLS.labels(outcome="error").inc()
+            self.metrics.call("error")
             raise
-        metrics.CALLS.labels(outcome="ok").inc()
-        metrics.TOKENS.labels(kind="prompt").inc(usage.prompt_tokens)
-        metrics.TOKENS.labels(kind="completion").inc(usage.completion_tokens)
+        self.metrics.call("ok")
+        self.metrics.tokens(usage.prompt_tokens, usage.completion_tokens)
         duration_ms = (time.monotonic() - started) * 1000.0
         return ChatResult(text=text, usage=usage, duration_ms=duration_ms, first_token_ms=first_token_ms,
                           model=model, finish_reason=finish)
@@ -268,7 +271,7 @@ class OpenAILLM:
                         if read.feed(line) and first_token.when():
                             first_token.reschedule(None)
                             first_token_s = time.monotonic() - sent
-                            metrics.FIRST_TOKEN.observe(first_token_s)
+                            self.metrics.first_token(first_token_s)
                     # Read on past [DONE] to the end of the body, as the SDK does, so the
                     # connection goes back to the pool instead of being closed.
         except TimeoutError as err:

@@ -9,14 +9,15 @@ default pair (VLLM_URL, VLLM_MODEL), which is this object itself.
 
 from __future__ import annotations
 
+from services.orchestrator.adapters.llm_metrics import LLMMetrics
 from services.orchestrator.adapters.llm_openai import OpenAILLM
 from services.orchestrator.domain.llm import ChatRequest, ChatResult
 from services.orchestrator.settings import LLMSettings
 
 
 class RoutedLLM(OpenAILLM):
-    def __init__(self, settings: LLMSettings | None = None) -> None:
-        super().__init__(settings)
+    def __init__(self, settings: LLMSettings | None = None, *, metrics: LLMMetrics | None = None) -> None:
+        super().__init__(settings, metrics=metrics)
         self._routes: dict[tuple[str, str], OpenAILLM] = {}
 
     def route(self, request: ChatRequest) -> OpenAILLM:
@@ -25,7 +26,9 @@ class RoutedLLM(OpenAILLM):
         if key == (s.vllm_url.rstrip("/"), s.vllm_model):
             return self
         if key not in self._routes:
-            self._routes[key] = OpenAILLM(s.model_copy(update={"vllm_url": key[0], "vllm_model": key[1]}))
+            self._routes[key] = OpenAILLM(
+                s.model_copy(update={"vllm_url": key[0], "vllm_model": key[1]}), metrics=self.metrics,
+            )
         return self._routes[key]
 
     @property

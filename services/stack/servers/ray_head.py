@@ -58,6 +58,7 @@ class RayHead(Server):
             "--port", str(cfg.ray_gcs_port),
             "--ray-client-server-port", str(cfg.ray_client_port),
             "--dashboard-agent-listen-port", str(cfg.ray_agent_port),
+            "--metrics-export-port", str(cfg.ray_metrics_port),
             "--dashboard-host", "127.0.0.1",
             "--dashboard-port", str(cfg.ray_dashboard_port),
             "--include-dashboard", "true",
@@ -76,7 +77,7 @@ class RayHead(Server):
         env["RAY_agent_register_timeout_ms"] = "120000"
         env.pop("RAY_AUTH_TOKEN_PATH", None)
         env.pop("RAY_ADDRESS", None)  # a stale address would make `ray start` join instead of lead
-        return Launch(argv, env, note=f"gcs {cfg.ray_gcs_port}")
+        return Launch(argv, env, note=f"gcs {cfg.ray_gcs_port}, metrics {cfg.ray_metrics_port}")
 
     def probe(self, cfg: StackConfig) -> Health:
         base = f"http://127.0.0.1:{cfg.ray_dashboard_port}"
