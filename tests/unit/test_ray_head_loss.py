@@ -33,6 +33,8 @@ def admitted(state: State) -> DeliberationRecord:
 @pytest.mark.parametrize(("job", "step"), [
     (None, Step.SUBMIT),  # the head restarted without its job records, or the submit never got through
     (DIED, Step.REPLACE),  # the job died with the head before its driver ran
+    (JobView(JobState.FAILED, None, "JOB_SUPERVISOR_ACTOR_START_TIMEOUT"), Step.REPLACE),
+    (JobView(JobState.FAILED, None, "RUNTIME_ENV_SETUP_FAILURE"), Step.FAIL),  # would fail again
     (JobView(JobState.PENDING), Step.WAIT),
     (JobView(JobState.RUNNING), Step.WAIT),  # the driver is up and about to store RUNNING
     (JobView(JobState.FAILED, 1, "JOB_ENTRYPOINT_COMMAND_ERROR"), Step.FAIL),  # a driver that crashes would again
@@ -45,7 +47,12 @@ def test_a_deliberation_just_admitted_is_left_to_its_admitter() -> None:
     assert decide(admitted(State.PENDING), None, T0 + timedelta(seconds=1)).step == Step.WAIT
 
 
-@pytest.mark.parametrize("job", [None, DIED])
+# Ray 2.60 with GCS fault tolerance, once a submission makes the restarted head recover its jobs.
+RECOVERED = JobView(JobState.FAILED, None, "JOB_SUPERVISOR_ACTOR_START_FAILURE",
+                    "Unexpected error occurred: failed to get job supervisor.")
+
+
+@pytest.mark.parametrize("job", [None, DIED, RECOVERED])
 def test_a_running_deliberation_whose_job_was_lost_fails_saying_so(job: JobView | None) -> None:
     decision = decide(admitted(State.RUNNING), job, T0 + timedelta(seconds=1))
     assert decision.step == Step.FAIL and decision.reason.startswith(f"{LOST}: ")

@@ -16,9 +16,12 @@ from services.orchestrator.domain.tracking import DeliberationRecord, JobState, 
 
 # The admitter submits right after storing PENDING; give it that long before submitting again.
 SUBMIT_GRACE_S = 30.0
-# Ray's error types for a job whose supervisor vanished rather than ran its driver to an exit.
+# Ray's error types for a job whose supervisor vanished rather than ran its driver to an exit. A
+# head restarted with GCS fault tolerance reports the jobs it lost this way (START_FAILURE for a
+# running one, START_TIMEOUT for one that was waiting, after RAY_JOB_START_TIMEOUT_SECONDS).
 SUPERVISOR_LOST = frozenset({
-    "JOB_SUPERVISOR_ACTOR_DIED", "JOB_SUPERVISOR_ACTOR_START_FAILURE", "JOB_SUPERVISOR_ACTOR_UNKNOWN_FAILURE",
+    "JOB_SUPERVISOR_ACTOR_DIED", "JOB_SUPERVISOR_ACTOR_START_FAILURE", "JOB_SUPERVISOR_ACTOR_START_TIMEOUT",
+    "JOB_SUPERVISOR_ACTOR_UNKNOWN_FAILURE",
 })
 LOST = "Ray job lost while running"
 
