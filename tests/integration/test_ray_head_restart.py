@@ -26,8 +26,9 @@ from nats.aio.msg import Msg
 
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2 as opb
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2_grpc as opb_grpc
-from services.orchestrator.adapters.ray_jobs import job_client
+from services.orchestrator.adapters.ray_jobs import RayJobs, job_client
 from services.orchestrator.domain.reconciliation import LOST
+from services.orchestrator.domain.tracking import JobState
 from services.shared import event_parsing, events, jetstream
 from services.stack import api, process
 from services.stack.api import StackConfig
@@ -182,6 +183,12 @@ async def test_a_ray_head_killed_mid_burst_loses_nothing(
     ray_jobs = Counter(job.submission_id for job in job_client(env["RAY_ADDRESS"], env["RAY_AUTH_TOKEN"]).list_jobs())
     assert {did: ray_jobs[did] for did in ids} == {did: 0 if did in lost else 1 for did in ids}, \
         "one job each after the restart, and none behind the back of a run that was lost"
+    # The adapter's other calls, against the same real head: an ended job stops as a no-op and is deleted.
+    jobs = RayJobs(env["RAY_ADDRESS"], env["RAY_AUTH_TOKEN"], num_cpus=0.1, num_gpus=0, env={})
+    assert (job := await jobs.status(rerun)) is not None and job.state == JobState.SUCCEEDED and job.exit_code == 0
+    await jobs.stop(rerun)
+    await jobs.delete(rerun)
+    assert await jobs.status(rerun) is None and await jobs.status(lost[0]) is None
     print(f"\nat the kill {dict(Counter(before.values()))}; then "
           f"{dict(Counter(f'{before[d]}->{after[d]}' for d in ids))}; re-run {after[rerun]}; "
           f"{time.monotonic() - began:.0f}s")
