@@ -19,7 +19,9 @@ from services.context.domain.model import (
 )
 from services.orchestrator.domain.admission import budget
 from services.orchestrator.domain.council import Council, Role, default_council
+from services.orchestrator.domain.errors import Unavailable
 from services.orchestrator.domain.llm import ChatRequest, ChatResult, LLMStatus, Usage
+from services.orchestrator.domain.reconciliation import JobView
 from services.orchestrator.domain.tracking import DeliberationRecord, JobState
 from services.orchestrator.ports import Deps
 from services.shared import events
@@ -100,25 +102,41 @@ class FakeDeliberations:
 
 
 class FakeJobs:
+    """Ray's job API as the Orchestrator sees it; `down` makes every call Unavailable."""
+
     def __init__(self) -> None:
         self.submitted: list[str] = []
         self.stopped: list[str] = []
-        self.states: dict[str, JobState] = {}
+        self.deleted: list[str] = []
+        self.jobs: dict[str, JobView] = {}
+        self.down = False
+
+    def _answer(self) -> None:
+        if self.down:
+            raise Unavailable("Ray job API: connection refused")
 
     async def submit(self, deliberation_id: str) -> bool:
-        if deliberation_id in self.submitted:
+        self._answer()
+        if deliberation_id in self.jobs:
             return False
         self.submitted.append(deliberation_id)
-        self.states[deliberation_id] = JobState.PENDING
+        self.jobs[deliberation_id] = JobView(JobState.PENDING)
         return True
 
     async def stop(self, deliberation_id: str) -> None:
+        self._answer()
         self.stopped.append(deliberation_id)
-        if deliberation_id in self.states:
-            self.states[deliberation_id] = JobState.STOPPED
+        if deliberation_id in self.jobs:
+            self.jobs[deliberation_id] = JobView(JobState.STOPPED)
 
-    async def status(self, deliberation_id: str) -> JobState | None:
-        return self.states.get(deliberation_id)
+    async def delete(self, deliberation_id: str) -> None:
+        self._answer()
+        self.deleted.append(deliberation_id)
+        self.jobs.pop(deliberation_id, None)
+
+    async def status(self, deliberation_id: str) -> JobView | None:
+        self._answer()
+        return self.jobs.get(deliberation_id)
 
 
 class FakeContext:

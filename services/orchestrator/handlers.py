@@ -10,7 +10,7 @@ from services.orchestrator import deliberation as engine
 from services.orchestrator import queries
 from services.orchestrator.domain.admission import to_admit
 from services.orchestrator.domain.council import DEFAULT_NUM_AGENTS, AgentSpec, Council, Role, default_council
-from services.orchestrator.domain.errors import AlreadyExists, CouncilFailed, NotFound, ValidationError
+from services.orchestrator.domain.errors import AlreadyExists, CouncilFailed, NotFound, Unavailable, ValidationError
 from services.orchestrator.domain.lifecycle import agent_event, completed_event, event_fields, transition
 from services.orchestrator.domain.model import (
     DeliberationRequest,
@@ -95,8 +95,20 @@ async def enqueue(deps: Deps, record: DeliberationRecord) -> DeliberationRecord:
     stored = await deps.deliberations.get(record.deliberation_id)
     assert stored is not None
     if stored.admitted:
-        await deps.jobs.submit(stored.deliberation_id)
+        await submit_or_defer(deps, stored.deliberation_id)
     return stored
+
+
+async def submit_or_defer(deps: Deps, did: str) -> bool:
+    """Submit the job of an admitted deliberation; False when Ray does not answer: the record
+    stays PENDING and housekeeping submits it once Ray is back (reconciliation.decide)."""
+    try:
+        await deps.jobs.submit(did)
+    except Unavailable as exc:
+        log.warning("Ray job API unavailable; the job will be submitted once it answers",
+                    extra={"deliberation_id": did, "error": str(exc)})
+        return False
+    return True
 
 
 async def admit(deps: Deps) -> list[str]:
@@ -110,8 +122,9 @@ async def admit(deps: Deps) -> list[str]:
         at = utcnow()
         for record in chosen:
             if await deps.deliberations.save(record.admit(at, timedelta(seconds=deps.deadline_s))):
-                await deps.jobs.submit(record.deliberation_id)
                 admitted.append(record.deliberation_id)
+                if not await submit_or_defer(deps, record.deliberation_id):
+                    break  # admit no more into a Ray that does not answer
         return admitted
 
 
@@ -188,7 +201,13 @@ async def finish(deps: Deps, record: DeliberationRecord, event: events.Deliberat
     then record and announce."""
     if not record.terminal:
         if record.state != State.QUEUED:
-            await deps.jobs.stop(record.deliberation_id)
+            try:
+                await deps.jobs.stop(record.deliberation_id)
+            except Unavailable as exc:
+                # Ends anyway, so a deadline or a cancel holds while Ray is down; a driver that
+                # outlives it finds the record final and stores nothing.
+                log.warning("Ray job API unavailable; the job was not stopped",
+                            extra={"deliberation_id": record.deliberation_id, "error": str(exc)})
         await store_then_announce(deps, record, event)
 
 
@@ -223,6 +242,10 @@ async def run_deliberation_job(deps: Deps, did: str) -> State | None:
 
 async def _run_job(deps: Deps, record: DeliberationRecord) -> State | None:
     did = record.deliberation_id
+    # Only a PENDING record starts: a RUNNING one was started by an earlier job of this id that
+    # died (housekeeping fails it as lost), and a deliberation runs its council at most once.
+    if record.state != State.PENDING:
+        return None
     if not await store_then_announce(deps, record, events.DeliberationStarted(**event_fields(record))):
         return None
     try:

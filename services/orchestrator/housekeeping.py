@@ -4,12 +4,18 @@ Admission runs last, so slots freed by the sweeps go to the queue in the same cy
 
 from __future__ import annotations
 
+import logging
+
+from services.orchestrator.domain.errors import Unavailable
 from services.orchestrator.domain.lifecycle import event_fields, final_event
+from services.orchestrator.domain.reconciliation import Step, decide
 from services.orchestrator.domain.tracking import DeliberationRecord, State
 from services.orchestrator.handlers import admit, finish
 from services.orchestrator.ports import Deps
 from services.shared import events
 from services.shared.clock import utcnow
+
+log = logging.getLogger(__name__)
 
 
 async def housekeep(deps: Deps) -> None:
@@ -36,25 +42,27 @@ async def reap_expired(deps: Deps, open_records: list[DeliberationRecord]) -> li
 
 
 async def reconcile_jobs(deps: Deps, open_records: list[DeliberationRecord]) -> list[str]:
-    """Fail deliberations whose Ray job ended without reporting (e.g. the driver crashed), and
-    submit again the job of one admitted by a process that died before submitting it."""
+    """Submit again the job of a deliberation that never started (its job never came, or died
+    with the Ray head before its driver ran); fail one whose job ended, or was lost, without a
+    result. While Ray does not answer nothing is known: the sweep waits for the next cycle."""
     ended = []
-    for record in open_records:
-        young = (utcnow() - (record.admitted_at or record.created_at)).total_seconds() < 30
-        if not record.admitted or (record.state == State.PENDING and young):
-            continue
-        job = await deps.jobs.status(record.deliberation_id)
-        if job is None and record.state == State.PENDING:
-            await deps.jobs.submit(record.deliberation_id)
-            continue
-        if job is not None and job.ended:
-            # A job stores its final state before it exits, so a record still open now was orphaned;
-            # re-read it, as the job may have finished since the scan.
-            fresh = await deps.deliberations.get(record.deliberation_id)
+    for record in (r for r in open_records if r.admitted):
+        did = record.deliberation_id
+        try:
+            decision = decide(record, await deps.jobs.status(did), utcnow())
+            if decision.step == Step.REPLACE:
+                await deps.jobs.delete(did)
+            if decision.step in (Step.SUBMIT, Step.REPLACE):
+                await deps.jobs.submit(did)
+        except Unavailable as exc:
+            log.warning("Ray job API unavailable; reconciling on a later cycle", extra={"error": str(exc)})
+            break
+        if decision.step == Step.FAIL:
+            # Re-read: the job may have stored its final state since the scan.
+            fresh = await deps.deliberations.get(did)
             if fresh and not fresh.terminal:
-                reason = f"Ray job ended as {job.value} without a result"
-                await finish(deps, fresh, events.DeliberationFailed(**event_fields(fresh), reason=reason))
-                ended.append(record.deliberation_id)
+                await finish(deps, fresh, events.DeliberationFailed(**event_fields(fresh), reason=decision.reason))
+                ended.append(did)
     return ended
 
 

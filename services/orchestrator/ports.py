@@ -12,8 +12,9 @@ from typing import Protocol
 from services.orchestrator.domain.admission import Budget
 from services.orchestrator.domain.council import Council, Role
 from services.orchestrator.domain.llm import LLMPort, ModelServer
+from services.orchestrator.domain.reconciliation import JobView
 from services.orchestrator.domain.sandbox import SandboxPort
-from services.orchestrator.domain.tracking import DeliberationRecord, JobState
+from services.orchestrator.domain.tracking import DeliberationRecord
 from services.shared import events
 
 Publish = Callable[[events.Event], Awaitable[bool]]
@@ -71,13 +72,21 @@ class DeliberationRepository(Protocol):
 
 
 class JobRunner(Protocol):
+    """Every method raises domain.errors.Unavailable when the runner does not answer."""
+
     async def submit(self, deliberation_id: str) -> bool:
         """Start the deliberation's job; False when it exists already."""
         ...
 
     async def stop(self, deliberation_id: str) -> None: ...
 
-    async def status(self, deliberation_id: str) -> JobState | None: ...
+    async def delete(self, deliberation_id: str) -> None:
+        """Forget an ended job, so its id can be submitted again."""
+        ...
+
+    async def status(self, deliberation_id: str) -> JobView | None:
+        """None when the runner knows no job under this id."""
+        ...
 
 
 class AdmissionLease(Protocol):

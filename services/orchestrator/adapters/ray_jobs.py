@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import shlex
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import httpx
 from prometheus_client import Counter, Histogram
 
+from services.orchestrator.domain.errors import Unavailable
+from services.orchestrator.domain.reconciliation import JobView
 from services.orchestrator.domain.tracking import JobState
 
 if TYPE_CHECKING:
@@ -20,7 +22,7 @@ SUBMIT_SECONDS = Histogram("conclave_ray_submit_seconds", "Time to submit one Ra
 
 
 def job_client(address: str, auth_token: str = "") -> JobSubmissionClient:
-    # Imported here: the Ray job's driver shares this module's process tree and starts faster without Ray's SDK.
+    # For tests and benchmarks that inspect Ray; imported here, as Ray's SDK is slow to import.
     from ray.job_submission import JobSubmissionClient
 
     # Ray >= 2.59 enables token auth on local clusters by default; the token is
@@ -30,64 +32,71 @@ def job_client(address: str, auth_token: str = "") -> JobSubmissionClient:
 
 
 class RayJobs:
-    """Async face of the (blocking) job submission client."""
+    """The job API over plain HTTP with timeouts: a head that is gone or hangs must cost
+    housekeeping and admission a bounded wait and a clear Unavailable, never a stuck thread."""
 
     def __init__(
-        self, address: str, auth_token: str, *, num_cpus: float, num_gpus: float, env: dict[str, str]
+        self, address: str, auth_token: str, *, num_cpus: float, num_gpus: float, env: dict[str, str],
+        timeout_s: float = 30.0,
     ) -> None:
-        self._address = address
-        self._auth_token = auth_token
-        self._client: JobSubmissionClient | None = None
+        self._address = address.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {auth_token}"} if auth_token else {}
+        self._timeout = httpx.Timeout(timeout_s, connect=5.0)
         self._num_cpus = num_cpus
         self._num_gpus = num_gpus
         self._env = env
 
-    def _connected(self) -> JobSubmissionClient:
-        if self._client is None:
-            self._client = job_client(self._address, self._auth_token)
-        return self._client
+    async def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
+        try:
+            async with httpx.AsyncClient(timeout=self._timeout, headers=self._headers) as client:
+                reply = await client.request(method, f"{self._address}{path}", json=body)
+        except httpx.HTTPError as exc:
+            raise Unavailable(f"Ray job API at {self._address}: {type(exc).__name__}: {exc}") from exc
+        if reply.status_code >= 500 and "already exists" not in reply.text:
+            raise Unavailable(f"Ray job API at {self._address}: {reply.status_code} {reply.text[-300:]}")
+        return reply
 
     async def submit(self, deliberation_id: str) -> bool:
         """Submit the job; False when a job with this submission id exists already."""
         # `python` of the Ray node: the project is installed there at the services' version.
-        entrypoint = f"python -m {JOB_MODULE} {shlex.quote(deliberation_id)}"
-
-        def submit() -> bool:
-            try:
-                self._connected().submit_job(
-                    entrypoint=entrypoint,
-                    submission_id=deliberation_id,
-                    entrypoint_num_cpus=self._num_cpus,
-                    entrypoint_num_gpus=self._num_gpus,
-                    runtime_env={"env_vars": self._env},
-                    metadata={"deliberation_id": deliberation_id},
-                )
-            except RuntimeError as exc:
-                if "already exists" in str(exc):
-                    return False
-                raise
-            return True
-
+        body = {
+            "entrypoint": f"python -m {JOB_MODULE} {shlex.quote(deliberation_id)}",
+            "submission_id": deliberation_id,
+            "entrypoint_num_cpus": self._num_cpus,
+            "entrypoint_num_gpus": self._num_gpus,
+            "runtime_env": {"env_vars": self._env},
+            "metadata": {"deliberation_id": deliberation_id},
+        }
         with SUBMIT_SECONDS.time():
-            created = await asyncio.to_thread(submit)
+            reply = await self._call("POST", "/api/jobs/", body)
+        # Ray answers a duplicate submission id with a 500 whose text says so.
+        created = reply.status_code == 200
+        if not created and "already exists" not in reply.text:
+            raise RuntimeError(f"Ray refused job {deliberation_id}: {reply.status_code} {reply.text[-300:]}")
         SUBMITS.labels(outcome="submitted" if created else "existed").inc()
         return created
 
     async def stop(self, deliberation_id: str) -> None:
-        def stop() -> None:
-            try:
-                self._connected().stop_job(deliberation_id)
-            except RuntimeError as exc:
-                if "does not exist" not in str(exc):
-                    raise
+        await self._known("POST", f"/api/jobs/{deliberation_id}/stop")
 
-        await asyncio.to_thread(stop)
+    async def delete(self, deliberation_id: str) -> None:
+        await self._known("DELETE", f"/api/jobs/{deliberation_id}")
 
-    async def status(self, deliberation_id: str) -> JobState | None:
-        def status() -> JobState | None:
-            try:
-                return JobState(self._connected().get_job_status(deliberation_id).value)
-            except RuntimeError:
-                return None
+    async def status(self, deliberation_id: str) -> JobView | None:
+        reply = await self._known("GET", f"/api/jobs/{deliberation_id}")
+        if reply is None:
+            return None
+        info = reply.json()
+        return JobView(
+            state=JobState(info["status"]), exit_code=info.get("driver_exit_code"),
+            error_type=info.get("error_type") or "", message=info.get("message") or "",
+        )
 
-        return await asyncio.to_thread(status)
+    async def _known(self, method: str, path: str) -> httpx.Response | None:
+        """The reply, or None when Ray knows no such job."""
+        reply = await self._call(method, path)
+        if reply.status_code == 404:
+            return None
+        if reply.status_code != 200:
+            raise RuntimeError(f"Ray job API {method} {path}: {reply.status_code} {reply.text[-300:]}")
+        return reply

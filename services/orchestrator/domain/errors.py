@@ -35,3 +35,7 @@ class NotFound(LookupError):
 
 class AlreadyExists(LookupError):
     """A council for the role exists already."""
+
+
+class Unavailable(ConnectionError):
+    """A dependency (the Ray job API) did not answer: nothing is known, so try again later."""

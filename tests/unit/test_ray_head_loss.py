@@ -1,0 +1,135 @@
+"""A Ray head that dies and comes back: what never started is submitted again under the same id,
+what was running ends FAILED saying its job was lost, and nothing waits on an unreachable Ray
+(reconciliation.decide, then the handlers and housekeeping over the fakes)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from services.orchestrator import handlers, housekeeping, queries
+from services.orchestrator.domain.council import Role
+from services.orchestrator.domain.model import DeliberationRequest
+from services.orchestrator.domain.reconciliation import LOST, SUBMIT_GRACE_S, JobView, Step, decide
+from services.orchestrator.domain.tracking import DeliberationRecord, JobState, State
+from services.shared import events
+from services.shared.clock import utcnow
+from tests.fakes import FakeJobs, Published, orchestrator_deps
+
+T0 = utcnow()
+LATER = T0 + timedelta(seconds=SUBMIT_GRACE_S + 1)
+# What Ray (with GCS fault tolerance) says of a job whose supervisor died with the head.
+DIED = JobView(JobState.FAILED, None, "JOB_SUPERVISOR_ACTOR_DIED", "Job supervisor actor died: node died")
+
+
+def admitted(state: State) -> DeliberationRecord:
+    return DeliberationRecord(
+        deliberation_id="dlb-1", role=Role.DEV, state=state, request=DeliberationRequest(task="t", role=Role.DEV),
+        created_at=T0, admitted_at=T0,
+    )
+
+
+@pytest.mark.parametrize(("job", "step"), [
+    (None, Step.SUBMIT),  # the head restarted without its job records, or the submit never got through
+    (DIED, Step.REPLACE),  # the job died with the head before its driver ran
+    (JobView(JobState.FAILED, None, "JOB_SUPERVISOR_ACTOR_START_TIMEOUT"), Step.REPLACE),
+    (JobView(JobState.FAILED, None, "RUNTIME_ENV_SETUP_FAILURE"), Step.FAIL),  # would fail again
+    (JobView(JobState.PENDING), Step.WAIT),
+    (JobView(JobState.RUNNING), Step.WAIT),  # the driver is up and about to store RUNNING
+    (JobView(JobState.FAILED, 1, "JOB_ENTRYPOINT_COMMAND_ERROR"), Step.FAIL),  # a driver that crashes would again
+])
+def test_a_deliberation_that_never_started_is_submitted_again(job: JobView | None, step: Step) -> None:
+    assert decide(admitted(State.PENDING), job, LATER).step == step
+
+
+def test_a_deliberation_just_admitted_is_left_to_its_admitter() -> None:
+    assert decide(admitted(State.PENDING), None, T0 + timedelta(seconds=1)).step == Step.WAIT
+
+
+# Ray 2.60 with GCS fault tolerance, once a submission makes the restarted head recover its jobs.
+RECOVERED = JobView(JobState.FAILED, None, "JOB_SUPERVISOR_ACTOR_START_FAILURE",
+                    "Unexpected error occurred: failed to get job supervisor.")
+
+
+@pytest.mark.parametrize("job", [None, DIED, RECOVERED])
+def test_a_running_deliberation_whose_job_was_lost_fails_saying_so(job: JobView | None) -> None:
+    decision = decide(admitted(State.RUNNING), job, T0 + timedelta(seconds=1))
+    assert decision.step == Step.FAIL and decision.reason.startswith(f"{LOST}: ")
+
+
+def test_a_job_whose_driver_exited_without_a_result_is_not_called_lost() -> None:
+    decision = decide(admitted(State.RUNNING), JobView(JobState.FAILED, 1, "JOB_ENTRYPOINT_COMMAND_ERROR"), T0)
+    assert decision == decide(admitted(State.PENDING), JobView(JobState.FAILED, 1), LATER)
+    assert decision.reason == "Ray job ended as FAILED without a result"
+    assert decide(admitted(State.RUNNING), JobView(JobState.RUNNING), LATER).step == Step.WAIT
+
+
+async def test_with_ray_down_nothing_is_lost_and_after_it_returns_each_ends_once() -> None:
+    d = orchestrator_deps(Role.DEV, max_running=2)
+    jobs, published = d.jobs, d.publish
+    assert isinstance(jobs, FakeJobs) and isinstance(published, Published)
+    for n in range(4):
+        await handlers.deliberate_async(d, DeliberationRequest(task="t", role=Role.DEV, deliberation_id=f"d{n}"))
+    assert jobs.submitted == ["d0", "d1"]
+    # d0 started; d1's driver never ran. Then the head dies, with every job it held.
+    await d.deliberations.save((await queries.get_deliberation(d, "d0")).moved_to(State.RUNNING))
+    jobs.down = True
+    await handlers.cancel(d, "d2", "no longer wanted")  # a queued one: Ray is not asked
+    open_records = await d.deliberations.records_in_open_index()
+    assert await housekeeping.reconcile_jobs(d, open_records) == []
+    await housekeeping.housekeep(d)  # neither crashes nor moves anything while Ray is down
+    states = {did: (await queries.get_deliberation(d, did)).state for did in ("d0", "d1", "d3")}
+    assert states == {"d0": State.RUNNING, "d1": State.PENDING, "d3": State.QUEUED}
+
+    jobs.down, jobs.jobs = False, {}  # back, without the jobs it had
+    for record in await d.deliberations.records_in_open_index():  # past the admitter's grace
+        await d.deliberations.save(record.model_copy(update={"admitted_at": T0 - timedelta(minutes=5)}))
+    assert await housekeeping.reconcile_jobs(d, await d.deliberations.records_in_open_index()) == ["d0"]
+    lost = await queries.get_deliberation(d, "d0")
+    assert lost.state == State.FAILED and lost.reason.startswith(f"{LOST}: ")
+    assert jobs.submitted == ["d0", "d1", "d1"], "d1 again, under its own id"
+    assert (await queries.get_deliberation(d, "d1")).state == State.PENDING
+    await handlers.admit(d)  # d0's slot goes to d3
+    assert jobs.submitted[-1] == "d3"
+    failed = published.of(events.DeliberationFailed)
+    assert [e.deliberation_id for e in failed] == ["d0"]
+
+
+async def test_a_deliberation_admitted_while_ray_is_down_is_submitted_once_it_answers() -> None:
+    d = orchestrator_deps(Role.DEV, max_running=2)
+    jobs = d.jobs
+    assert isinstance(jobs, FakeJobs)
+    jobs.down = True
+    for n in range(3):
+        await handlers.deliberate_async(d, DeliberationRequest(task="t", role=Role.DEV, deliberation_id=f"d{n}"))
+    states = [(await queries.get_deliberation(d, f"d{n}")).state for n in range(3)]
+    assert states == [State.PENDING, State.PENDING, State.QUEUED], "admitted within the budget, not submitted"
+    assert jobs.submitted == []
+    jobs.down = False
+    for n in range(2):  # past the admitter's grace
+        record = await queries.get_deliberation(d, f"d{n}")
+        await d.deliberations.save(record.model_copy(update={"admitted_at": T0 - timedelta(minutes=5)}))
+    await housekeeping.housekeep(d)
+    assert jobs.submitted == ["d0", "d1"]
+
+
+async def test_a_deadline_ends_a_deliberation_while_ray_is_down() -> None:
+    d = orchestrator_deps(Role.DEV)
+    jobs = d.jobs
+    assert isinstance(jobs, FakeJobs)
+    await handlers.deliberate_async(d, DeliberationRequest(task="t", role=Role.DEV, deliberation_id="d0"))
+    record = await queries.get_deliberation(d, "d0")
+    await d.deliberations.save(record.model_copy(update={"deadline_at": T0 - timedelta(seconds=1)}))
+    jobs.down = True
+    assert await housekeeping.reap_expired(d, await d.deliberations.records_in_open_index()) == ["d0"]
+    assert (await queries.get_deliberation(d, "d0")).state == State.FAILED
+
+
+async def test_a_job_of_a_deliberation_started_before_does_not_run_the_council_again() -> None:
+    d = orchestrator_deps(Role.DEV)
+    await handlers.deliberate_async(d, DeliberationRequest(task="t", role=Role.DEV, deliberation_id="d0"))
+    await d.deliberations.save((await queries.get_deliberation(d, "d0")).moved_to(State.RUNNING))
+    assert await handlers.run_deliberation_job(d, "d0") is None
+    assert isinstance(d.publish, Published)
+    assert not d.publish.of(events.DeliberationStarted)
