@@ -95,10 +95,13 @@ async def _ensure_stream(js: JetStreamContext, wanted: StreamConfig) -> None:
 
 
 async def publish(js: JetStreamContext, event: Event, subject: str | None = None) -> bool:
-    """Publish with Nats-Msg-Id so JetStream drops repeats; True when stored anew."""
+    """Publish with Nats-Msg-Id so JetStream drops repeats; True when stored anew (a repeat
+    inside the window is not, even when it is our own retry of a publish whose ack was lost)."""
     # The W3C trace context rides along, so the consumer's spans join the publisher's trace.
     headers = tracing.inject({"Nats-Msg-Id": event.event_id})
-    ack = await js.publish(subject or event.subject, event.to_bytes(), headers=headers)
+    # While a cluster elects the stream's new leader a publish goes unanswered; the same
+    # Nats-Msg-Id makes a retry safe (a copy that did get stored is dropped).
+    ack = await when_ready(partial(js.publish, subject or event.subject, event.to_bytes(), headers=headers))
     return not ack.duplicate
 
 

@@ -17,7 +17,7 @@ from typing import TypeVar
 import nats.errors
 from nats.js.api import KeyValueConfig, ObjectStoreConfig, StorageType
 from nats.js.client import JetStreamContext
-from nats.js.errors import APIError, NotFoundError, ServiceUnavailableError
+from nats.js.errors import APIError, NoStreamResponseError, NotFoundError, ServiceUnavailableError
 from nats.js.kv import KeyValue
 from nats.js.object_store import ObjectStore
 
@@ -31,7 +31,8 @@ READY_WITHIN_S = 30.0
 
 def not_ready(exc: BaseException) -> bool:
     """Whether JetStream may answer this call once its meta leader (or the stream's leader) is elected."""
-    if isinstance(exc, nats.errors.TimeoutError | nats.errors.NoRespondersError | ServiceUnavailableError):
+    unanswered = nats.errors.TimeoutError | nats.errors.NoRespondersError | NoStreamResponseError
+    if isinstance(exc, unanswered | ServiceUnavailableError):
         return True
     return isinstance(exc, APIError) and exc.err_code in NOT_YET
 
