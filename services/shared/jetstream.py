@@ -30,6 +30,8 @@ from services.shared.streams import STREAMS, StreamSpec
 log = logging.getLogger(__name__)
 # Below the server's default max_payload (1 MiB) with room for the letter's envelope.
 DEFAULT_MAX_INLINE_BYTES = 512 * 1024
+# A stream elects a new leader in seconds; a server that stays away longer fails the publish.
+PUBLISH_RETRY_S = 15.0
 
 
 def nats_servers(url: str) -> list[str]:
@@ -101,7 +103,8 @@ async def publish(js: JetStreamContext, event: Event, subject: str | None = None
     headers = tracing.inject({"Nats-Msg-Id": event.event_id})
     # While a cluster elects the stream's new leader a publish goes unanswered; the same
     # Nats-Msg-Id makes a retry safe (a copy that did get stored is dropped).
-    ack = await when_ready(partial(js.publish, subject or event.subject, event.to_bytes(), headers=headers))
+    send = partial(js.publish, subject or event.subject, event.to_bytes(), headers=headers)
+    ack = await when_ready(send, within_s=PUBLISH_RETRY_S)
     return not ack.duplicate
 
 

@@ -42,7 +42,7 @@ from tests.integration.hostile_support import health
 from tests.waiting import until
 
 OWN = ["nats", "valkey", "neo4j", "context"]
-PLANS = 3000
+PLANS = 2000
 DISPATCHED_PLANS = 40
 ROLES = [Role.DEV, Role.QA, Role.DEVOPS]
 
