@@ -352,6 +352,7 @@ def report(result: dict[str, Any]) -> dict[str, float]:
         "events_per_s_1_node": round(one_node, 1) if one_node else None,
         "events_per_s_3_nodes": round(cluster, 1) if cluster else None,
         "replication_ratio": round(cluster / one_node, 3) if one_node and cluster else None,
+        "replication_rounds_events_per_s": {k: [round(r, 1) for r in v] for k, v in rates.items()},
         "get_context_cached_p99_ms": round(reads["cached"]["p99"], 3),
         "get_context_uncached_p99_ms": round(reads["uncached"]["p99"], 3),
     }
