@@ -16,12 +16,16 @@
 6. Tracing's cost: the batched ingest of --tracing-events with the service's spans off and on
    (to a JSON-lines file, as the stack's CONCLAVE_TRACE_FILE does), in the order off, on, on, off,
    so that a steady drift (the JVM still warming, a neighbour's load) favours neither.
+7. The batched ingest on one server and on a three-node JetStream cluster (three copies of
+   every stream, the default sync_interval), in alternating rounds: `replication_ratio` is the
+   cluster's median rate over the single server's.
 
 Both ingest paths run after a warm-up of 3,000 events through the batched path, so neither
 pays for the fresh JVM compiling the write path.
 
 Usage: python bench/context_ingest.py [--events 20000] [--baseline-events 1000] [--stories 1000]
        [--warmup-events 3000] [--sync-intervals always,1s,2m] [--tracing-events 5000]
+       [--replication-rounds 2]
 The bench floods `planning.plan.approved`, which any Orchestrator on that stack would
 later dispatch, so it runs NATS, ValKey and Neo4j of its own on free ports in a
 throwaway folder, and stops them at the end.
@@ -306,7 +310,23 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 result["by_sync_interval"][interval] = measured["batched"]
                 if i == 0:
                     result |= measured
+            if args.replication_rounds:
+                result["replication"] = await replication(graph.env(), Path(state), args)
             return result
+
+
+async def replication(graph: dict[str, str], state: Path, args: argparse.Namespace) -> dict[str, list[float]]:
+    """The batched ingest on one server and on a three-node cluster (three copies of every stream),
+    in alternating rounds so that both see the same machine load and a graph of the same size."""
+    rates: dict[str, list[float]] = {"1": [], "3": []}
+    single_cfg = StackConfig.private(state / "nats-single", services=False)
+    cluster_cfg = StackConfig.private(state / "nats-cluster", services=False, nats_nodes=3)
+    async with stack(single_cfg, ["nats"]) as single, stack(cluster_cfg, ["nats"]) as cluster:
+        for _ in range(args.replication_rounds):
+            for nodes, nats in (("1", single), ("3", cluster)):
+                env = graph | {"NATS_URL": nats.env()["NATS_URL"], "NATS_REPLICAS": nodes}
+                rates[nodes].append((await measure(env, args, full=False))["batched"]["events_per_s"])
+    return rates
 
 
 async def measure(env: dict[str, str], args: argparse.Namespace, full: bool = True) -> dict[str, Any]:
@@ -316,6 +336,7 @@ async def measure(env: dict[str, str], args: argparse.Namespace, full: bool = Tr
         neo4j_user=env["NEO4J_USER"],
         neo4j_password=env["NEO4J_PASSWORD"],
         valkey_url=env["VALKEY_URL"],
+        nats_replicas=int(env.get("NATS_REPLICAS", "1")),
     )  # type: ignore[arg-type]
     app = await bootstrap(settings, consumers=False)
     run = f"bench-{uuid.uuid4().hex[:8]}"
@@ -357,6 +378,13 @@ def report(result: dict[str, Any]) -> dict[str, float]:
         mark = " (default)" if interval == result["default_sync_interval"] else ""
         table.add_row(f"batched ingest, sync_interval {interval}{mark}",
                       f"{run['events_per_s']:,.0f} events/s ({run['events_per_s'] / ceiling['events_per_s']:.0%})")
+    rates = result.get("replication") or {"1": [], "3": []}
+    one_node = statistics.median(rates["1"]) if rates["1"] else None
+    cluster = statistics.median(rates["3"]) if rates["3"] else None
+    if one_node and cluster:
+        table.add_row(f"batched ingest, one server ({len(rates['1'])} rounds, median)", f"{one_node:,.0f} events/s")
+        table.add_row("batched ingest, three-node cluster, 3 replicas (alternating rounds, median)",
+                      f"{cluster:,.0f} events/s ({cluster / one_node:.2f} of one server)")
     for kind in ("uncached", "cached"):
         r = reads[kind]
         table.add_row(f"GetContext {kind} p50 / p99 / max", f"{r['p50']:.2f} / {r['p99']:.2f} / {r['max']:.2f} ms")
@@ -380,6 +408,10 @@ def report(result: dict[str, Any]) -> dict[str, float]:
         "events_per_s_by_sync_interval": {
             k: round(v["events_per_s"], 1) for k, v in result["by_sync_interval"].items()
         },
+        "events_per_s_1_node": round(one_node, 1) if one_node else None,
+        "events_per_s_3_nodes": round(cluster, 1) if cluster else None,
+        "replication_ratio": round(cluster / one_node, 3) if one_node and cluster else None,
+        "replication_rounds_events_per_s": {k: [round(r, 1) for r in v] for k, v in rates.items()},
         "get_context_cached_p99_ms": round(reads["cached"]["p99"], 3),
         "get_context_uncached_p99_ms": round(reads["uncached"]["p99"], 3),
     }
@@ -395,6 +427,8 @@ if __name__ == "__main__":
                         help="JetStream sync_interval choices to ingest under (2m is the server's default)")
     parser.add_argument("--tracing-events", type=int, default=5_000,
                         help="events per run of the tracing off/on comparison (0: skip it)")
+    parser.add_argument("--replication-rounds", type=int, default=2,
+                        help="rounds of batched ingest on one server then on a three-node cluster (0: none)")
     logging.basicConfig(level=logging.WARNING)
     outcome = asyncio.run(main(parser.parse_args()))
     print(json.dumps(report(outcome)))

@@ -76,14 +76,17 @@ def trace(
 
 
 @streams_app.command("ensure")
-def streams_ensure(nats_url: str = typer.Option(None, envvar="NATS_URL")) -> None:
-    """Create or update every stream of the contract (idempotent)."""
+def streams_ensure(
+    nats_url: str = typer.Option(None, envvar="NATS_URL"),
+    replicas: int = typer.Option(1, envvar="NATS_REPLICAS", min=1, max=5, help="copies of each stream"),
+) -> None:
+    """Create or update every stream of the contract (idempotent; replicas are changed in place)."""
     from services.shared.jetstream import connect, ensure_streams
 
     async def main() -> None:
         nc = await connect(nats_url or "nats://127.0.0.1:4222", "conclave-streams")
         try:
-            await ensure_streams(nc.jetstream())
+            await ensure_streams(nc.jetstream(), replicas=replicas)
         finally:
             await nc.close()
 

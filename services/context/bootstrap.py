@@ -66,8 +66,10 @@ async def bootstrap(settings: ContextSettings, consumers: bool = True, consumer_
         log.warning("valkey unreachable at start; serving from neo4j until it answers")
     nc = await jetstream.connect(settings.nats_url, "conclave-context")
     js = nc.jetstream()
-    await jetstream.ensure_streams(js, duplicate_window_s=settings.nats_duplicate_window_s)
-    letters = await DeadLetters.open(nc, settings.dead_letter_max_inline_bytes)
+    await jetstream.ensure_streams(
+        js, duplicate_window_s=settings.nats_duplicate_window_s, replicas=settings.nats_replicas
+    )
+    letters = await DeadLetters.open(nc, settings.dead_letter_max_inline_bytes, replicas=settings.nats_replicas)
 
     async def publish(event: Event) -> bool:
         return await jetstream.publish(js, event)

@@ -27,7 +27,7 @@ from services.shared import jetstream, tracing
 
 # The settings a Ray job reads back from its environment (see `bootstrap`, which it calls too):
 # how to reach NATS, the Context service and the model server.
-JOB_ENV = ("nats_url", "context_addr", "vllm_url", "vllm_model", "vllm_api_key", "llm_max_in_flight",
+JOB_ENV = ("nats_url", "nats_replicas", "context_addr", "vllm_url", "vllm_model", "vllm_api_key", "llm_max_in_flight",
            "llm_connect_timeout_s", "llm_first_token_timeout_s", "llm_total_timeout_s", "llm_max_retries",
            "llm_ready_timeout_s", "llm_max_answer_tokens", "plan_wait_s", "log_level")
 
@@ -60,7 +60,9 @@ class App:
 async def bootstrap(settings: OrchestratorSettings) -> App:
     """The service: streams ensured, and a default council for every role that has none."""
     app = await _wire(settings, "conclave-orchestrator", PrometheusLLMMetrics())
-    await jetstream.ensure_streams(app.nc.jetstream(), duplicate_window_s=settings.nats_duplicate_window_s)
+    await jetstream.ensure_streams(
+        app.nc.jetstream(), duplicate_window_s=settings.nats_duplicate_window_s, replicas=settings.nats_replicas
+    )
     if settings.default_councils:
         await handlers.ensure_default_councils(app.deps)
     return app
@@ -77,15 +79,17 @@ async def _wire(settings: OrchestratorSettings, client_name: str, llm_metrics: L
     js = nc.jetstream()
     deps = Deps(
         llm=RoutedLLM(settings, metrics=llm_metrics),
-        councils=await CouncilStore.open(js),
-        deliberations=await DeliberationStore.open(js),
+        councils=await CouncilStore.open(js, settings.nats_replicas),
+        deliberations=await DeliberationStore.open(js, settings.nats_replicas),
         jobs=RayJobs(
             settings.ray_address, settings.ray_auth_token.get_secret_value(),
             num_cpus=settings.ray_job_num_cpus, num_gpus=settings.ray_job_num_gpus, env=job_env(settings),
         ),
         context=ContextClient(settings.context_addr, wait_s=settings.plan_wait_s),
         publish=partial(jetstream.publish, js),
-        lease=await AdmissionLease.open(js, f"{client_name}-{uuid.uuid4().hex[:8]}", settings.admission_lease_s),
+        lease=await AdmissionLease.open(
+            js, f"{client_name}-{uuid.uuid4().hex[:8]}", settings.admission_lease_s, replicas=settings.nats_replicas
+        ),
         budget=admission_budget(settings),
         deadline_s=settings.deliberation_deadline_s,
         queue_deadline_s=settings.queue_deadline_s,

@@ -22,6 +22,7 @@ from prometheus_client import Counter
 
 from services.shared import tracing
 from services.shared.events import DeadLetter, dead_letter_subject
+from services.shared.replicas import object_store
 from services.shared.streams import DAY
 
 log = logging.getLogger(__name__)
@@ -113,18 +114,23 @@ class DeadLetters:
     max_inline_bytes: int
     store: ObjectStore | None = None
     retry_delay_s: float = 5.0
+    replicas: int = 1
 
     @classmethod
-    async def open(cls, nc: NATS, max_inline_bytes: int, retry_delay_s: float = 5.0) -> DeadLetters:
+    async def open(
+        cls, nc: NATS, max_inline_bytes: int, retry_delay_s: float = 5.0, replicas: int = 1
+    ) -> DeadLetters:
         check_inline_limit(max_inline_bytes, nc.max_payload)
-        letters = cls(nc.jetstream(), max_inline_bytes, retry_delay_s=retry_delay_s)
+        letters = cls(nc.jetstream(), max_inline_bytes, retry_delay_s=retry_delay_s, replicas=replicas)
         await letters._bucket()
         return letters
 
     async def _bucket(self) -> ObjectStore:
         if self.store is None:
-            config = ObjectStoreConfig(bucket=PAYLOAD_BUCKET, storage=StorageType.FILE, ttl=30 * DAY)
-            self.store = await self.js.create_object_store(PAYLOAD_BUCKET, config=config)
+            config = ObjectStoreConfig(
+                bucket=PAYLOAD_BUCKET, storage=StorageType.FILE, ttl=30 * DAY, replicas=self.replicas
+            )
+            self.store = await object_store(self.js, config)
         return self.store
 
     async def encode(self, msg: Msg, reason: str, error: str = "") -> DeadLetter:

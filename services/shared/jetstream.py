@@ -9,6 +9,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import nats
@@ -23,54 +24,87 @@ from services.shared.consumer_metrics import BATCH_MESSAGES, BATCH_SECONDS, DEAD
 from services.shared.deadletter import DeadLetters
 from services.shared.event_parsing import InvalidEvent, parse_event
 from services.shared.events import Event
+from services.shared.replicas import when_ready
 from services.shared.streams import STREAMS, StreamSpec
 
 log = logging.getLogger(__name__)
 # Below the server's default max_payload (1 MiB) with room for the letter's envelope.
 DEFAULT_MAX_INLINE_BYTES = 512 * 1024
+# A stream elects a new leader in seconds; a server that stays away longer fails the publish.
+PUBLISH_RETRY_S = 15.0
+
+
+def nats_servers(url: str) -> list[str]:
+    """NATS_URL: one server, or the comma-separated servers of one cluster."""
+    servers = [part.strip() for part in url.split(",") if part.strip()]
+    if not servers:
+        raise ValueError(f"NATS_URL names no server: {url!r}")
+    return servers
 
 
 async def connect(url: str, name: str) -> NATS:
-    return await nats.connect(url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=1)
+    # Given every server of a cluster, the client moves to another one by itself when its own dies;
+    # the pings notice a server that vanished without closing the connection (a lost machine).
+    return await nats.connect(
+        servers=nats_servers(url), name=name, max_reconnect_attempts=-1, reconnect_time_wait=1,
+        ping_interval=10, max_outstanding_pings=3,
+    )  # fmt: skip
 
 
-def _stream_config(spec: StreamSpec, duplicate_window_s: float | None = None) -> StreamConfig:
+def stream_config(spec: StreamSpec, duplicate_window_s: float | None = None, replicas: int = 1) -> StreamConfig:
     return StreamConfig(
         name=spec.name,
         subjects=list(spec.subjects),
         storage=StorageType.FILE,
         max_age=spec.max_age_s,
         duplicate_window=duplicate_window_s or spec.duplicate_window_s,
+        num_replicas=replicas,
+    )
+
+
+def differs(current: StreamConfig, wanted: StreamConfig) -> bool:
+    """Whether a stream's configuration lacks what we set (the server fills in the rest)."""
+    return (
+        sorted(current.subjects or []) != sorted(wanted.subjects or [])
+        or current.max_age != wanted.max_age
+        or current.duplicate_window != wanted.duplicate_window
+        or (current.num_replicas or 1) != (wanted.num_replicas or 1)
     )
 
 
 async def ensure_streams(
-    js: JetStreamContext, specs: Sequence[StreamSpec] = STREAMS, duplicate_window_s: float | None = None
+    js: JetStreamContext,
+    specs: Sequence[StreamSpec] = STREAMS,
+    duplicate_window_s: float | None = None,
+    replicas: int = 1,
 ) -> None:
-    """Create each stream, or update it in place when its configuration differs."""
+    """Create each stream, or update it in place when its configuration differs (replicas included)."""
     for spec in specs:
-        wanted = _stream_config(spec, duplicate_window_s)
-        try:
-            info = await js.stream_info(spec.name)
-        except NotFoundError:
-            await js.add_stream(wanted)
-            log.info("stream created", extra={"stream": spec.name})
-            continue
-        current = info.config
-        if (
-            sorted(current.subjects or []) != sorted(wanted.subjects or [])
-            or current.max_age != wanted.max_age
-            or current.duplicate_window != wanted.duplicate_window
-        ):
-            await js.update_stream(wanted)
-            log.info("stream updated", extra={"stream": spec.name})
+        wanted = stream_config(spec, duplicate_window_s, replicas)
+        await when_ready(partial(_ensure_stream, js, wanted))
+
+
+async def _ensure_stream(js: JetStreamContext, wanted: StreamConfig) -> None:
+    try:
+        info = await js.stream_info(wanted.name or "")
+    except NotFoundError:
+        await js.add_stream(wanted)
+        log.info("stream created", extra={"stream": wanted.name, "replicas": wanted.num_replicas})
+        return
+    if differs(info.config, wanted):
+        await js.update_stream(wanted)
+        log.info("stream updated", extra={"stream": wanted.name, "replicas": wanted.num_replicas})
 
 
 async def publish(js: JetStreamContext, event: Event, subject: str | None = None) -> bool:
-    """Publish with Nats-Msg-Id so JetStream drops repeats; True when stored anew."""
+    """Publish with Nats-Msg-Id so JetStream drops repeats; True when stored anew (a repeat
+    inside the window is not, even when it is our own retry of a publish whose ack was lost)."""
     # The W3C trace context rides along, so the consumer's spans join the publisher's trace.
     headers = tracing.inject({"Nats-Msg-Id": event.event_id})
-    ack = await js.publish(subject or event.subject, event.to_bytes(), headers=headers)
+    # While a cluster elects the stream's new leader a publish goes unanswered; the same
+    # Nats-Msg-Id makes a retry safe (a copy that did get stored is dropped).
+    send = partial(js.publish, subject or event.subject, event.to_bytes(), headers=headers)
+    ack = await when_ready(send, within_s=PUBLISH_RETRY_S)
     return not ack.duplicate
 
 

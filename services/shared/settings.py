@@ -14,7 +14,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
 
+    # One server, or the comma-separated servers of a cluster (the client fails over among them).
     nats_url: str = "nats://127.0.0.1:4222"
+    # Copies JetStream keeps of every stream and KV or object bucket the services create: 1 on a
+    # single server, 3 on a three-node cluster (a node can die and nothing is lost or stops).
+    nats_replicas: int = Field(default=1, ge=1, le=5)
     grpc_port: int = Field(default=50051, ge=0, le=65535)
     metrics_port: int = Field(default=9101, ge=0, le=65535)
     log_level: str = "INFO"

@@ -35,7 +35,10 @@ ENV_NAMES = (
 def stack_env(cfg: StackConfig) -> dict[str, str]:
     """The settings' environment variables for a stack on these ports."""
     env = {
-        "NATS_URL": f"nats://127.0.0.1:{cfg.nats_port}",
+        # Every node of the cluster, so the services fail over among them.
+        "NATS_URL": ",".join(f"nats://127.0.0.1:{client}" for client, _, _ in cfg.nats_node_ports()),
+        # Three copies of every stream and bucket on a three-node cluster: one node may die.
+        "NATS_REPLICAS": str(cfg.nats_nodes),
         "NEO4J_URI": f"bolt://127.0.0.1:{cfg.neo4j_bolt_port}",
         "NEO4J_USER": cfg.neo4j_user,
         "NEO4J_PASSWORD": cfg.neo4j_password,
@@ -60,7 +63,7 @@ def stack_env(cfg: StackConfig) -> dict[str, str]:
     return env
 
 
-SERVERS: list[Server] = [Nats(), Valkey(), Neo4j(), RayHead(), Simulator(), Llama()]
+SERVERS: list[Server] = [Nats(1), Nats(2), Nats(3), Valkey(), Neo4j(), RayHead(), Simulator(), Llama()]
 SERVICES: list[Server] = [
     ConclaveService("context", "context", lambda c: (c.context_grpc_port, c.context_metrics_port), stack_env),
     ConclaveService(
@@ -92,6 +95,7 @@ class StackInfo:
             raise StackError(f"external stack: missing environment variables {', '.join(missing)}")
         variables = {name: environ[name] for name in ENV_NAMES}
         variables["RAY_AUTH_MODE"] = environ.get("RAY_AUTH_MODE", "token")
+        variables["NATS_REPLICAS"] = environ.get("NATS_REPLICAS", "1")
         return cls(variables)
 
 
@@ -102,16 +106,17 @@ def _select(servers: list[Server], only: Iterable[str] | None) -> list[Server]:
     unknown = wanted - set(NAMES)
     if unknown:
         raise StackError(f"unknown servers {sorted(unknown)}; known: {NAMES}")
-    return [s for s in servers if s.name in wanted]
+    return [s for s in servers if s.name in wanted or s.family in wanted]
 
 
 def _to_start(servers: list[Server], cfg: StackConfig, only: list[str] | None) -> list[Server]:
     chosen = _select(servers, only)
-    unwanted = [s.name for s in chosen if not s.wanted(cfg)]
+    # Named explicitly, that is; `--only nats` means the nodes this configuration runs.
+    unwanted = [s.name for s in chosen if not s.wanted(cfg) and only is not None and s.name in only]
     if only is not None and unwanted:
         raise StackError(
             f"{', '.join(unwanted)}: not part of this stack's configuration (llama needs a model: "
-            "--model smollm2 or --model-file PATH.gguf)"
+            "--model smollm2 or --model-file PATH.gguf; nats-2 and nats-3 need --nats-nodes 3)"
         )
     return [s for s in chosen if s.wanted(cfg)]
 

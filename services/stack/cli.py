@@ -11,6 +11,7 @@ from rich.table import Table
 
 from services.stack import api
 from services.stack.config import StackConfig
+from services.stack.servers.nats import Placement, placements
 
 app = typer.Typer(help="Local stack of real servers: NATS, ValKey, Neo4j, Ray, simulator, services.")
 # A piped or logged table keeps its columns instead of wrapping at 80.
@@ -23,6 +24,10 @@ Model = Annotated[
 ]
 ModelFile = Annotated[
     Path | None, typer.Option("--model-file", help="serve this GGUF file with llama.cpp (a real model)")
+]
+NatsNodes = Annotated[
+    int | None,
+    typer.Option("--nats-nodes", help="1, or 3: a JetStream cluster, three copies of every stream (NATS_REPLICAS=3)"),
 ]
 Only = Annotated[list[str] | None, typer.Option("--only", help=f"just these servers: {', '.join(api.NAMES)}")]
 
@@ -52,9 +57,20 @@ def _table(info: api.StackInfo, title: str) -> Table:
     return table
 
 
-def model_config(model: str | None, model_file: Path | None) -> StackConfig:
-    """StackConfig() with the command line's model choice over CONCLAVE_STACK_MODEL(_FILE)."""
+def _streams(found: list[Placement]) -> Table:
+    table = Table(title="JetStream streams (KV_<bucket>, OBJ_<bucket>: buckets)")
+    for column in ("stream", "leader", "replicas"):
+        table.add_column(column)
+    for p in found:
+        table.add_row(p.stream, p.leader or "[red]no leader[/]", ", ".join(f"{n} {s}" for n, s in p.replicas.items()))
+    return table
+
+
+def model_config(model: str | None, model_file: Path | None, nats_nodes: int | None = None) -> StackConfig:
+    """StackConfig() with the command line's choices over CONCLAVE_STACK_MODEL(_FILE) and _NATS_NODES."""
     choice: dict[str, Any] = {}
+    if nats_nodes is not None:
+        choice["nats_nodes"] = nats_nodes
     if model is not None:
         choice["model"] = model
     if model_file is not None:
@@ -63,10 +79,16 @@ def model_config(model: str | None, model_file: Path | None) -> StackConfig:
 
 
 @app.command()
-def up(no_services: NoServices = False, only: Only = None, model: Model = None, model_file: ModelFile = None) -> None:
+def up(
+    no_services: NoServices = False,
+    only: Only = None,
+    model: Model = None,
+    model_file: ModelFile = None,
+    nats_nodes: NatsNodes = None,
+) -> None:
     """Start every server that is not already running and healthy; wait until all are."""
     try:
-        cfg = model_config(model, model_file)
+        cfg = model_config(model, model_file, nats_nodes)
     except ValueError as exc:
         console.print(f"[red]{exc}[/]", markup=False, highlight=False)
         raise typer.Exit(2) from None
@@ -99,6 +121,8 @@ def status() -> None:
     if not cfg.services:
         info.servers = [s for s in info.servers if s.name not in ("context", "orchestrator") or s.pid]
     console.print(_table(info, f"stack {cfg.state_dir}"))
+    if any(s.name.startswith("nats-") for s in info.servers):
+        console.print(_streams(placements(cfg)))
     if not all(s.healthy for s in info.servers):
         raise typer.Exit(1)
 

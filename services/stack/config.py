@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -30,6 +30,17 @@ class StackConfig(BaseSettings):
 
     nats_port: int = 4222
     nats_monitor_port: int = 8222
+    # 3: a JetStream cluster of three servers on loopback, and the services keep three copies of
+    # every stream and bucket (NATS_REPLICAS=3). Node 1 listens on the ports above; nodes 2 and 3
+    # on the ports below, which default to node 1's plus 1 and plus 2 (4223, 8223, 6223, ...).
+    nats_nodes: int = 1
+    nats_cluster_port: int = 6222
+    nats_2_port: int | None = None
+    nats_2_monitor_port: int | None = None
+    nats_2_cluster_port: int | None = None
+    nats_3_port: int | None = None
+    nats_3_monitor_port: int | None = None
+    nats_3_cluster_port: int | None = None
     # How often JetStream fsyncs its files: "always" (every write, before the ack) or a
     # duration such as "1s" or "2m" (the server's default; acked writes inside it can be
     # lost to a power failure). bench/context_ingest.py measures what each choice costs.
@@ -76,6 +87,39 @@ class StackConfig(BaseSettings):
         if value != SIMULATOR and value not in SHIPPED_MODELS:
             raise ValueError(f"unknown model {value!r}; known: {[SIMULATOR, *SHIPPED_MODELS]} (or set model_file)")
         return value
+
+    @field_validator("nats_nodes")
+    @classmethod
+    def _one_or_three(cls, value: int) -> int:
+        # Two nodes cannot lose one and keep a majority; five would not add anything here.
+        if value not in (1, 3):
+            raise ValueError(f"nats_nodes must be 1 or 3, not {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _nats_ports_apart(self) -> "StackConfig":
+        if self.nats_nodes == 1:
+            return self
+        nodes = [port for node in self.nats_node_ports(self.nats_nodes) for port in node]
+        others = [getattr(self, name) for name in type(self).model_fields if name.endswith("_port")]
+        others = [port for port in others if port is not None and port not in nodes]
+        clashes = sorted({p for p in nodes if nodes.count(p) > 1 or p in others})
+        if clashes:
+            raise ValueError(f"NATS cluster ports {clashes} clash with other ports (CONCLAVE_STACK_NATS_2_PORT, ...)")
+        return self
+
+    def nats_node_ports(self, nodes: int | None = None) -> list[tuple[int, int, int]]:
+        """(client, monitor, cluster) port of each NATS node, node 1 first (of `nodes`, else of nats_nodes)."""
+        first = (self.nats_port, self.nats_monitor_port, self.nats_cluster_port)
+        ports = [first]
+        for node in range(2, (nodes or self.nats_nodes) + 1):
+
+            def pick(kind: str, base: int, node: int = node) -> int:
+                given = getattr(self, f"nats_{node}_{kind}port")
+                return int(given) if given is not None else base + node - 1
+
+            ports.append((pick("", first[0]), pick("monitor_", first[1]), pick("cluster_", first[2])))
+        return ports
 
     @property
     def real_model(self) -> bool:

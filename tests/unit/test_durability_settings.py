@@ -4,7 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from services.context.settings import ContextSettings
-from services.shared.jetstream import _stream_config
+from services.shared.jetstream import stream_config
 from services.shared.streams import STREAMS
 from services.stack.config import StackConfig
 from services.stack.servers.nats import config_text
@@ -20,5 +20,5 @@ def test_the_stack_nats_gets_an_explicit_sync_interval() -> None:
 
 def test_the_duplicate_window_is_a_setting_applied_to_every_stream() -> None:
     window = ContextSettings(nats_duplicate_window_s=600).nats_duplicate_window_s
-    assert {_stream_config(spec, window).duplicate_window for spec in STREAMS} == {600}
-    assert {_stream_config(spec).duplicate_window for spec in STREAMS} == {120}
+    assert {stream_config(spec, window).duplicate_window for spec in STREAMS} == {600}
+    assert {stream_config(spec).duplicate_window for spec in STREAMS} == {120}

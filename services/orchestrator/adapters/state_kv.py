@@ -6,13 +6,13 @@ its KV buckets give persistent, replica-wide state without another database.
 
 from __future__ import annotations
 
-from nats.js.api import KeyValueConfig, StorageType
 from nats.js.client import JetStreamContext
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
 from nats.js.kv import KeyValue
 
 from services.orchestrator.domain.council import Council, Role
 from services.orchestrator.domain.tracking import DeliberationRecord
+from services.shared.replicas import key_value, kv_config
 
 COUNCILS_BUCKET = "conclave_councils"
 DELIBERATIONS_BUCKET = "conclave_deliberations"
@@ -25,8 +25,8 @@ OPEN_BUCKET = "conclave_open"
 LEASE_BUCKET = "conclave_admission_lease"
 
 
-async def _bucket(js: JetStreamContext, name: str) -> KeyValue:
-    return await js.create_key_value(KeyValueConfig(bucket=name, history=1, storage=StorageType.FILE))
+async def _bucket(js: JetStreamContext, name: str, replicas: int) -> KeyValue:
+    return await key_value(js, kv_config(name, replicas))
 
 
 def _safe(key: str) -> str:
@@ -39,8 +39,8 @@ class CouncilStore:
         self._kv = kv
 
     @classmethod
-    async def open(cls, js: JetStreamContext) -> CouncilStore:
-        return cls(await _bucket(js, COUNCILS_BUCKET))
+    async def open(cls, js: JetStreamContext, replicas: int = 1) -> CouncilStore:
+        return cls(await _bucket(js, COUNCILS_BUCKET, replicas))
 
     async def get(self, role: Role) -> Council | None:
         try:
@@ -79,9 +79,9 @@ class DeliberationStore:
         self._open = unfinished
 
     @classmethod
-    async def open(cls, js: JetStreamContext) -> DeliberationStore:
+    async def open(cls, js: JetStreamContext, replicas: int = 1) -> DeliberationStore:
         buckets = (DELIBERATIONS_BUCKET, ACTIVE_BUCKET, OPEN_BUCKET)
-        return cls(js, *[await _bucket(js, name) for name in buckets])
+        return cls(js, *[await _bucket(js, name, replicas) for name in buckets])
 
     async def remove_from_open_index(self, deliberation_id: str) -> None:
         """Drop the id from the open index, once its final event is out."""
@@ -159,10 +159,9 @@ class AdmissionLease:
 
     @classmethod
     async def open(
-        cls, js: JetStreamContext, holder: str, ttl_s: float, bucket: str = LEASE_BUCKET
+        cls, js: JetStreamContext, holder: str, ttl_s: float, bucket: str = LEASE_BUCKET, replicas: int = 1
     ) -> AdmissionLease:
-        config = KeyValueConfig(bucket=bucket, history=1, ttl=ttl_s, storage=StorageType.FILE)
-        return cls(await js.create_key_value(config), holder)
+        return cls(await key_value(js, kv_config(bucket, replicas, ttl_s)), holder)
 
     async def hold(self) -> bool:
         try:

@@ -17,6 +17,7 @@ from services.gen.fleet.orchestrator.v1 import orchestrator_pb2 as pb
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2_grpc as pb_grpc
 from services.orchestrator.entrypoints import pictures
 from services.shared import event_parsing, events, jetstream
+from services.shared.settings import CommonSettings
 
 console = Console()
 ORCHESTRATOR = typer.Option("127.0.0.1:50052", envvar="ORCHESTRATOR_ADDR", help="Orchestrator gRPC address")
@@ -34,7 +35,8 @@ async def publish_plan(nats_url: str, event: events.PlanApproved) -> bool:
     nc = await jetstream.connect(nats_url, "conclave-cli")
     try:
         js = nc.jetstream()
-        await jetstream.ensure_streams(js)
+        # The services' replica count, so that a publish never shrinks a cluster's streams.
+        await jetstream.ensure_streams(js, replicas=CommonSettings().nats_replicas)
         return await jetstream.publish(js, event)
     finally:
         await nc.close()

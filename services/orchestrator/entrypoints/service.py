@@ -34,7 +34,7 @@ def _connected(nc: NATS) -> Callable[[], Awaitable[bool]]:
 
 async def serve(settings: OrchestratorSettings) -> None:
     app = await bootstrap(settings)
-    letters = await DeadLetters.open(app.nc, settings.dead_letter_max_inline_bytes)
+    letters = await DeadLetters.open(app.nc, settings.dead_letter_max_inline_bytes, replicas=settings.nats_replicas)
     plan = grpcserver.ServerPlan(
         port=settings.grpc_port,
         metrics_port=settings.metrics_port,

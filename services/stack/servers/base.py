@@ -40,6 +40,8 @@ class Server:
     """A server kind. Subclasses set `name` and implement port, launch and probe."""
 
     name: str = ""
+    # Servers of one kind (the NATS cluster's nodes): `--only nats` names them all.
+    family: str = ""
     # A line the server logs once fully started; the probe alone can answer too early.
     ready_line: str = ""
     slow: bool = False  # started in the first wave but waited for concurrently

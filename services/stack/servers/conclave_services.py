@@ -38,7 +38,9 @@ class ConclaveService(Server):
 
     def config_key(self, cfg: StackConfig) -> str:
         env = self.stack_env(cfg)
-        names = ("VLLM_URL", "VLLM_MODEL", "LLM_MAX_ANSWER_TOKENS", "LLM_FIRST_TOKEN_TIMEOUT_S")
+        names = (
+            "VLLM_URL", "VLLM_MODEL", "LLM_MAX_ANSWER_TOKENS", "LLM_FIRST_TOKEN_TIMEOUT_S", "NATS_URL", "NATS_REPLICAS",
+        )  # fmt: skip
         return " ".join(env.get(name, "") for name in names)
 
     def launch(self, cfg: StackConfig, log: Path) -> Launch:
