@@ -15,6 +15,8 @@ class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
 
     nats_url: str = "nats://127.0.0.1:4222"
+    # Replicas of every stream and KV/object bucket: 3 on a three-server NATS cluster.
+    nats_replicas: int = Field(default=1, ge=1, le=5)
     grpc_port: int = Field(default=50051, ge=0, le=65535)
     metrics_port: int = Field(default=9101, ge=0, le=65535)
     log_level: str = "INFO"
