@@ -6,6 +6,7 @@ import asyncio
 
 import typer
 
+from services.context.entrypoints.graph_cli import register as register_graph
 from services.demo.run import register as register_demo
 from services.orchestrator.entrypoints.cli import register as register_user_commands
 from services.shared import tracing
@@ -24,6 +25,7 @@ app.add_typer(orchestrator_app, name="orchestrator")
 app.add_typer(streams_app, name="streams")
 register_user_commands(app)
 register_demo(app)
+register_graph(app)
 
 
 @context_app.command("serve")

@@ -36,7 +36,7 @@ PROJECT_IMAGES = (
     "conclave/ray-gpu",
     "conclave/simulator",
 )
-POD_KINDS = ("Deployment", "StatefulSet", "Job")
+POD_KINDS = ("Deployment", "StatefulSet", "Job", "CronJob")
 
 Doc = dict[str, Any]
 
@@ -79,12 +79,17 @@ def one(docs: list[Doc] | tuple[Doc, ...], kind: str, name: str) -> Doc:
     return found[0]
 
 
+def template_of(d: Doc) -> Doc:
+    """The pod template of a workload in POD_KINDS."""
+    return d["spec"]["jobTemplate"]["spec"]["template"] if d["kind"] == "CronJob" else d["spec"]["template"]
+
+
 def pod_templates(docs: list[Doc] | tuple[Doc, ...]) -> Iterator[tuple[str, Doc]]:
     """(owner, pod template) for every workload, RayCluster groups included."""
     for d in docs:
         owner = f"{d['kind']}/{d['metadata']['name']}"
         if d["kind"] in POD_KINDS:
-            yield owner, d["spec"]["template"]
+            yield owner, template_of(d)
         elif d["kind"] == "RayCluster":
             yield f"{owner}/head", d["spec"]["headGroupSpec"]["template"]
             for group in d["spec"].get("workerGroupSpecs", []):
@@ -233,6 +238,9 @@ BREAKAGES = [
     ("base/kustomization.yaml", "- valkey.yaml", "- valkey-missing.yaml"),
     ("base/context.yaml", "key: NEO4J_PASSWORD", "key: NEO4J_PASSWD"),
     ("overlays/gpu/raycluster-gpu-workers.yaml", "value: gpu", "value: 7"),
+    ("components/nats-cluster/statefulset.yaml", "topologyKey:", "topologyKy:"),
+    ("base/raycluster.yaml", "externalStorageNamespace:", "externalStorageNS:"),
+    ("base/graph-backup.yaml", "claimName: graph-backups", "claimName: graph-backup"),
 ]
 
 
@@ -377,11 +385,11 @@ def test_nats_keeps_jetstream_on_a_volume_and_streams_job_exists(overlay: str) -
     docs = rendered(overlay)
     nats = one(docs, "StatefulSet", "nats")
     (c,) = nats["spec"]["template"]["spec"]["containers"]
-    assert "--jetstream" in c["args"] and "--store_dir=/data" in c["args"]
-    assert [m["mountPath"] for m in c["volumeMounts"]] == ["/data", "/etc/nats"]
-    # Durability on purpose: an explicit fsync policy, not the server's 2-minute default.
-    assert "--config=/etc/nats/nats.conf" in c["args"]
+    assert c["args"] == ["--config=/etc/nats/nats.conf"]
+    assert {"name": "data", "mountPath": "/data"} in c["volumeMounts"]
     conf = one(docs, "ConfigMap", "nats-config")["data"]["nats.conf"]
+    assert re.search(r"jetstream\s*\{[^}]*store_dir:\s*/data", conf), conf
+    # Durability on purpose: an explicit fsync policy, not the server's 2-minute default.
     assert re.search(r'sync_interval:\s*"?(always|\d+(ms|s))"?', conf), conf
     assert [t["metadata"]["name"] for t in nats["spec"]["volumeClaimTemplates"]] == ["data"]
     (job,) = one(docs, "Job", "conclave-streams")["spec"]["template"]["spec"]["containers"]
@@ -399,7 +407,7 @@ def pods(docs: tuple[Doc, ...]) -> dict[str, tuple[dict[str, str], dict[str | in
     templates: dict[str, tuple[Doc, dict[str, str]]]
     for d in docs:
         if d["kind"] in POD_KINDS:
-            templates = {d["metadata"]["name"]: (d["spec"]["template"], {})}
+            templates = {d["metadata"]["name"]: (template_of(d), {})}
         elif d["kind"] == "RayCluster":
             extra = {"ray.io/cluster": d["metadata"]["name"]}
             templates = {"ray-head": (d["spec"]["headGroupSpec"]["template"], extra | KUBERAY_LABELS["head"])}
@@ -484,6 +492,9 @@ FLOWS = [
     ("orchestrator", "context", 50051),
     ("ray-worker", "ray-head", 6379),
     ("ray-head", "ray-worker", 10002),
+    ("nats", "nats", 6222),
+    ("ray-head", "valkey", 6379),
+    ("graph-backup", "neo4j", 7687),
 ]
 DENIED = [
     ("orchestrator", "neo4j", 7687),
@@ -498,6 +509,11 @@ DENIED = [
     ("valkey", "context", 50051),
     ("ray-worker", "orchestrator", 9102),
     ("model", "context", 50051),
+    ("context", "nats", 6222),
+    ("ray-worker", "nats", 6222),
+    ("graph-backup", "nats", 4222),
+    ("graph-backup", "valkey", 6379),
+    ("ray-head", "neo4j", 7687),
 ]
 
 
