@@ -2,7 +2,9 @@
 stream and bucket (NATS_REPLICAS=3), and the node leading what the services use is killed with
 SIGKILL while they use it.
 
-The cluster, ValKey, Neo4j and the Context service run in a stack of their own on free ports.
+The cluster and a Context service run in a stack of their own on free ports; that Context
+service writes to the session stack's Neo4j and ValKey (a second Neo4j would cost the suite
+most of a minute to start), and the assertions read only this run's stories.
 The Orchestrator's part runs in this process: its real composition root and handlers over the
 cluster, with only Ray replaced by the recording fake (no Ray job runs here; Ray has its own tests).
 """
@@ -41,20 +43,24 @@ from tests.fakes import FakeJobs
 from tests.integration.hostile_support import health
 from tests.waiting import until
 
-OWN = ["nats", "valkey", "neo4j", "context"]
+OWN = ["nats", "context"]
 PLANS = 2000
 DISPATCHED_PLANS = 40
 ROLES = [Role.DEV, Role.QA, Role.DEVOPS]
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackConfig]:
-    cfg = StackConfig.private(Path(tmp_path_factory.mktemp("nats-cluster")) / "stack", nats_nodes=3)
+def cluster(
+    tmp_path_factory: pytest.TempPathFactory, stack: api.StackInfo, stack_config: StackConfig
+) -> Iterator[StackConfig]:
+    shared = {name: getattr(stack_config, name)
+              for name in ("neo4j_bolt_port", "neo4j_user", "neo4j_password", "valkey_port")}
+    cfg = StackConfig.private(Path(tmp_path_factory.mktemp("nats-cluster")) / "stack", nats_nodes=3, **shared)
     try:
         api.up(cfg, only=OWN)
         yield cfg
     finally:
-        api.down(cfg)
+        api.down(cfg, only=OWN)
 
 
 @pytest.fixture
