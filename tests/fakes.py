@@ -21,7 +21,7 @@ from services.orchestrator.domain.admission import budget
 from services.orchestrator.domain.council import Council, Role, default_council
 from services.orchestrator.domain.errors import Unavailable
 from services.orchestrator.domain.llm import ChatRequest, ChatResult, LLMStatus, Usage
-from services.orchestrator.domain.reconciliation import JobView
+from services.orchestrator.domain.reconciliation import JobView, Nodes
 from services.orchestrator.domain.tracking import DeliberationRecord, JobState
 from services.orchestrator.ports import Deps
 from services.shared import events
@@ -109,6 +109,8 @@ class FakeJobs:
         self.stopped: list[str] = []
         self.deleted: list[str] = []
         self.jobs: dict[str, JobView] = {}
+        self.node_table = Nodes(frozenset())
+        self.node_reads = 0
         self.down = False
 
     def _answer(self) -> None:
@@ -137,6 +139,11 @@ class FakeJobs:
     async def status(self, deliberation_id: str) -> JobView | None:
         self._answer()
         return self.jobs.get(deliberation_id)
+
+    async def nodes(self) -> Nodes:
+        self._answer()
+        self.node_reads += 1
+        return self.node_table
 
 
 class FakeContext:

@@ -8,7 +8,7 @@ import logging
 
 from services.orchestrator.domain.errors import Unavailable
 from services.orchestrator.domain.lifecycle import event_fields, final_event
-from services.orchestrator.domain.reconciliation import Step, decide
+from services.orchestrator.domain.reconciliation import Nodes, Step, decide
 from services.orchestrator.domain.tracking import DeliberationRecord, State
 from services.orchestrator.handlers import admit, finish
 from services.orchestrator.ports import Deps
@@ -44,12 +44,19 @@ async def reap_expired(deps: Deps, open_records: list[DeliberationRecord]) -> li
 async def reconcile_jobs(deps: Deps, open_records: list[DeliberationRecord]) -> list[str]:
     """Submit again the job of a deliberation that never started (its job never came, or died
     with the Ray head before its driver ran); fail one whose job ended, or was lost, without a
-    result. While Ray does not answer nothing is known: the sweep waits for the next cycle."""
+    result. While Ray does not answer nothing is known: the sweep waits for the next cycle.
+    Ray's node table is read once per pass, and only when some deliberation is admitted."""
     ended = []
+    nodes: Nodes | None = None
     for record in (r for r in open_records if r.admitted):
         did = record.deliberation_id
         try:
-            decision = decide(record, await deps.jobs.status(did), utcnow())
+            nodes = nodes or await deps.jobs.nodes()
+            decision = decide(record, await deps.jobs.status(did), utcnow(), nodes)
+            if decision.step == Step.RECHECK:
+                log.warning("Ray job lost before its council started; asking Ray to end it",
+                            extra={"deliberation_id": did, "reason": decision.reason})
+                await deps.jobs.stop(did)
             if decision.step == Step.REPLACE:
                 await deps.jobs.delete(did)
             if decision.step in (Step.SUBMIT, Step.REPLACE):

@@ -12,7 +12,7 @@ from typing import Protocol
 from services.orchestrator.domain.admission import Budget
 from services.orchestrator.domain.council import Council, Role
 from services.orchestrator.domain.llm import LLMPort, ModelServer
-from services.orchestrator.domain.reconciliation import JobView
+from services.orchestrator.domain.reconciliation import JobView, Nodes
 from services.orchestrator.domain.sandbox import SandboxPort
 from services.orchestrator.domain.tracking import DeliberationRecord
 from services.shared import events
@@ -86,6 +86,10 @@ class JobRunner(Protocol):
 
     async def status(self, deliberation_id: str) -> JobView | None:
         """None when the runner knows no job under this id."""
+        ...
+
+    async def nodes(self) -> Nodes:
+        """Which of the runner's nodes are alive, to tell a running job from a lost one."""
         ...
 
 

@@ -139,6 +139,13 @@ def _ensure_all(servers: list[Server], cfg: StackConfig, done: list[ServerStatus
         raise StackError("\n\n".join(errors), started=[s.name for s in done if not s.reused])
 
 
+def _waves(servers: list[Server]) -> list[list[Server]]:
+    """Those that need none of the others first, then the rest (Ray's GCS stores into ValKey)."""
+    names = {s.name for s in servers}
+    later = [s for s in servers if names.intersection(s.needs)]
+    return [[s for s in servers if s not in later], later]
+
+
 @contextmanager
 def exclusive(cfg: StackConfig) -> Iterator[None]:
     """One up or down at a time per state dir: two test sessions starting together would
@@ -157,7 +164,9 @@ def up(cfg: StackConfig | None = None, only: Iterable[str] | None = None) -> Sta
     done: list[ServerStatus] = []
     with exclusive(cfg):
         _ensure_sandbox()
-        _ensure_all(_to_start(SERVERS, cfg, only), cfg, done)
+        chosen = _to_start(SERVERS, cfg, only)
+        for wave in _waves(chosen):
+            _ensure_all(wave, cfg, done)
         if cfg.services:
             _ensure_all(_to_start(SERVICES, cfg, only), cfg, done)
     return StackInfo(stack_env(cfg), done, [s.name for s in done if not s.reused])
@@ -193,4 +202,6 @@ def down(cfg: StackConfig | None = None, only: Iterable[str] | None = None) -> l
                 with ThreadPoolExecutor(max_workers=len(wave)) as pool:
                     ran = list(pool.map(lambda s: supervisor.stop(s, cfg), wave))
                 stopped += [s.name for s, r in zip(wave, ran, strict=True) if r]
+        for server in servers:
+            server.after_down(cfg)
     return stopped

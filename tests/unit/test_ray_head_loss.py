@@ -11,7 +11,15 @@ import pytest
 from services.orchestrator import handlers, housekeeping, queries
 from services.orchestrator.domain.council import Role
 from services.orchestrator.domain.model import DeliberationRequest
-from services.orchestrator.domain.reconciliation import LOST, SUBMIT_GRACE_S, JobView, Step, decide
+from services.orchestrator.domain.reconciliation import (
+    LOST,
+    SUBMIT_GRACE_S,
+    Decision,
+    JobView,
+    Nodes,
+    Step,
+    decide,
+)
 from services.orchestrator.domain.tracking import DeliberationRecord, JobState, State
 from services.shared import events
 from services.shared.clock import utcnow
@@ -63,6 +71,61 @@ def test_a_job_whose_driver_exited_without_a_result_is_not_called_lost() -> None
     assert decision == decide(admitted(State.PENDING), JobView(JobState.FAILED, 1), LATER)
     assert decision.reason == "Ray job ended as FAILED without a result"
     assert decide(admitted(State.RUNNING), JobView(JobState.RUNNING), LATER).step == Step.WAIT
+
+
+# Ray 2.60 with GCS fault tolerance right after a head restart, before anything makes its job
+# manager re-check: the lost jobs still read RUNNING (driver on the old head) and PENDING.
+OLD_HEAD, NEW_HEAD, WORKER = "a" * 56, "b" * 56, "c" * 56
+RESTARTED = Nodes(alive=frozenset({NEW_HEAD, WORKER}), dead_heads=frozenset({OLD_HEAD}), head_started_ms=2_000)
+ON_OLD_HEAD = JobView(JobState.RUNNING, driver_node_id=OLD_HEAD, submitted_ms=1_000)
+WAITING_ON_OLD_HEAD = JobView(JobState.PENDING, submitted_ms=1_000)
+
+
+def test_a_running_deliberation_whose_driver_node_is_gone_fails_at_once() -> None:
+    decision = decide(admitted(State.RUNNING), ON_OLD_HEAD, T0 + timedelta(seconds=1), RESTARTED)
+    assert decision == Decision(Step.FAIL, f"{LOST}: its driver's node {OLD_HEAD} is gone (the Ray head restarted)")
+    on_dead_worker = Nodes(alive=frozenset({NEW_HEAD}), head_started_ms=2_000)
+    job = JobView(JobState.RUNNING, driver_node_id=WORKER, submitted_ms=3_000)
+    assert decide(admitted(State.RUNNING), job, T0, on_dead_worker).reason.endswith("is gone (the node died)")
+
+
+@pytest.mark.parametrize("job", [
+    JobView(JobState.RUNNING, driver_node_id=WORKER, submitted_ms=1_000),  # a worker's driver outlives the head
+    JobView(JobState.RUNNING, driver_node_id=NEW_HEAD, submitted_ms=3_000),
+    JobView(JobState.PENDING, submitted_ms=3_000),  # submitted to the live head: waits for a CPU
+    JobView(JobState.PENDING),
+])
+def test_a_job_on_a_live_node_or_live_head_keeps_running(job: JobView) -> None:
+    for state in (State.RUNNING, State.PENDING):
+        assert decide(admitted(state), job, LATER, RESTARTED).step == Step.WAIT
+
+
+@pytest.mark.parametrize("job", [WAITING_ON_OLD_HEAD, ON_OLD_HEAD])
+def test_a_never_started_deliberation_whose_job_ray_still_holds_has_ray_end_it_then_runs_again(job: JobView) -> None:
+    # Ray refuses to delete a job it reads as not ended, so its job manager is asked to act first.
+    first = decide(admitted(State.PENDING), job, LATER, RESTARTED)
+    assert first.step == Step.RECHECK and first.reason
+    assert decide(admitted(State.PENDING), job, T0 + timedelta(seconds=1), RESTARTED).step == Step.WAIT
+    assert decide(admitted(State.PENDING), job, LATER).step == Step.WAIT, "without the node table, nothing is known"
+    assert decide(admitted(State.PENDING), RECOVERED, LATER, RESTARTED).step == Step.REPLACE
+
+
+async def test_housekeeping_reads_the_node_table_once_and_acts_on_each_lost_job() -> None:
+    d = orchestrator_deps(Role.DEV, max_running=3)
+    jobs = d.jobs
+    assert isinstance(jobs, FakeJobs)
+    for n in range(3):
+        await handlers.deliberate_async(d, DeliberationRequest(task="t", role=Role.DEV, deliberation_id=f"d{n}"))
+    await d.deliberations.save((await queries.get_deliberation(d, "d0")).moved_to(State.RUNNING))
+    for record in await d.deliberations.records_in_open_index():  # past the admitter's grace
+        await d.deliberations.save(record.model_copy(update={"admitted_at": T0 - timedelta(minutes=5)}))
+    jobs.jobs = {"d0": ON_OLD_HEAD, "d1": WAITING_ON_OLD_HEAD, "d2": JobView(JobState.PENDING, submitted_ms=3_000)}
+    jobs.node_table, jobs.node_reads = RESTARTED, 0
+    assert await housekeeping.reconcile_jobs(d, await d.deliberations.records_in_open_index()) == ["d0"]
+    assert jobs.node_reads == 1
+    assert (await queries.get_deliberation(d, "d0")).reason.startswith(f"{LOST}: its driver's node ")
+    assert "d1" in jobs.stopped and "d2" not in jobs.stopped, "d1 never started and is lost; d2 waits for a CPU"
+    assert [(await queries.get_deliberation(d, did)).state for did in ("d1", "d2")] == [State.PENDING] * 2
 
 
 async def test_with_ray_down_nothing_is_lost_and_after_it_returns_each_ends_once() -> None:

@@ -51,3 +51,12 @@ def test_services_restart_when_the_model_changes() -> None:
     sim, real = StackConfig(), StackConfig(model="smollm2")
     assert orchestrator.config_key(sim) != orchestrator.config_key(real)
     assert Llama().config_key(real) != Llama().config_key(real.model_copy(update={"llama_threads": 2}))
+
+
+def test_ray_starts_after_the_valkey_that_holds_its_gcs_tables() -> None:
+    def names(waves: list[list[api.Server]]) -> list[list[str]]:
+        return [[s.name for s in wave] for wave in waves]
+
+    assert names(api._waves(api.SERVERS)) == [["nats", "valkey", "neo4j", "simulator", "llama"], ["ray"]]
+    alone = [s for s in api.SERVERS if s.name == "ray"]
+    assert names(api._waves(alone)) == [["ray"], []], "restarting Ray alone reuses the ValKey that runs"

@@ -9,7 +9,7 @@ import httpx
 from prometheus_client import Counter, Histogram
 
 from services.orchestrator.domain.errors import Unavailable
-from services.orchestrator.domain.reconciliation import JobView
+from services.orchestrator.domain.reconciliation import JobView, Nodes
 from services.orchestrator.domain.tracking import JobState
 
 if TYPE_CHECKING:
@@ -90,6 +90,21 @@ class RayJobs:
         return JobView(
             state=JobState(info["status"]), exit_code=info.get("driver_exit_code"),
             error_type=info.get("error_type") or "", message=info.get("message") or "",
+            driver_node_id=info.get("driver_node_id") or "", submitted_ms=info.get("start_time"),
+        )
+
+    async def nodes(self) -> Nodes:
+        """Ray's node table from its state API, dead nodes included (GCS keeps them)."""
+        reply = await self._call("GET", "/api/v0/nodes?detail=true&limit=10000")
+        if reply.status_code != 200:
+            raise RuntimeError(f"Ray state API /api/v0/nodes: {reply.status_code} {reply.text[-300:]}")
+        listed = reply.json()["data"]["result"]["result"]
+        alive = [n for n in listed if n["state"] == "ALIVE"]
+        heads = [n.get("start_time_ms") for n in alive if n.get("is_head_node")]
+        return Nodes(
+            alive=frozenset(n["node_id"] for n in alive),
+            dead_heads=frozenset(n["node_id"] for n in listed if n["is_head_node"] and n["state"] != "ALIVE"),
+            head_started_ms=max(filter(None, heads), default=None),
         )
 
     async def _known(self, method: str, path: str) -> httpx.Response | None:

@@ -45,6 +45,8 @@ class Server:
     # A line the server logs once fully started; the probe alone can answer too early.
     ready_line: str = ""
     slow: bool = False  # started in the first wave but waited for concurrently
+    # Servers that must be healthy before this one starts, when `up` starts them too.
+    needs: tuple[str, ...] = ()
 
     def port(self, cfg: StackConfig) -> int:
         raise NotImplementedError
@@ -68,6 +70,9 @@ class Server:
 
     def after_stop(self, cfg: StackConfig) -> None:
         """Clean up what the server leaves outside the state dir."""
+
+    def after_down(self, cfg: StackConfig) -> None:
+        """Forget what a deliberate `down` ends, unlike a crash the server should recover from."""
 
     def data_dir(self, cfg: StackConfig) -> Path:
         path = cfg.path("data", self.name)

@@ -1,4 +1,6 @@
-"""A Ray head with the dashboard and job submission API, token authentication on.
+"""A Ray head with the dashboard and job submission API, token authentication on, and GCS
+fault tolerance: its GCS stores the cluster's tables in the stack's ValKey, as on k8s, so a
+head that dies and starts again finds its jobs, nodes and actors.
 
 Ray 2.6x enables token auth by default for local clusters and would otherwise mint a
 token into ~/.ray/auth_token; we make it explicit instead: one token per state dir,
@@ -37,6 +39,11 @@ def temp_dir(cfg: StackConfig) -> Path:
     return Path(f"/tmp/conclave-ray-{digest}")
 
 
+def storage_namespace(cfg: StackConfig) -> str:
+    """Ray's key prefix in ValKey, one per state dir. Ray cannot use another database than 0."""
+    return "conclave-" + hashlib.sha256(str(cfg.state_dir.resolve()).encode()).hexdigest()[:12]
+
+
 def auth_headers(cfg: StackConfig) -> dict[str, str]:
     return {"Authorization": f"Bearer {auth_token(cfg)}"}
 
@@ -46,6 +53,7 @@ class RayHead(Server):
     # The job API answers before the raylet is up; `ray start --block` logs this when all is.
     ready_line = "This command will now block forever"
     slow = True
+    needs = ("valkey",)
 
     def port(self, cfg: StackConfig) -> int:
         return cfg.ray_dashboard_port
@@ -75,6 +83,12 @@ class RayHead(Server):
         # The raylet aborts when its dashboard agent takes longer than this to report its ports; on
         # two busy cores that agent can take more than Ray's default, so the head never came up.
         env["RAY_agent_register_timeout_ms"] = "120000"
+        env["RAY_REDIS_ADDRESS"] = f"127.0.0.1:{cfg.valkey_port}"
+        env["RAY_external_storage_namespace"] = storage_namespace(cfg)
+        # A PENDING job whose supervisor died with a head stays PENDING, its id held, until this
+        # timeout (900 s by default, past any deliberation's deadline); then the Orchestrator
+        # submits it again. A job that merely waited a minute for a CPU is submitted again too.
+        env["RAY_JOB_START_TIMEOUT_SECONDS"] = "60"
         env.pop("RAY_AUTH_TOKEN_PATH", None)
         env.pop("RAY_ADDRESS", None)  # a stale address would make `ray start` join instead of lead
         return Launch(argv, env, note=f"gcs {cfg.ray_gcs_port}, metrics {cfg.ray_metrics_port}")
@@ -97,6 +111,20 @@ class RayHead(Server):
         tmp = temp_dir(cfg)
         if not tmp.is_relative_to(cfg.state_dir.resolve()):
             shutil.rmtree(tmp, ignore_errors=True)  # the short /tmp stand-in would pile up per state dir
+
+    def after_down(self, cfg: StackConfig) -> None:
+        # A head stopped on purpose is not coming back for its jobs: the next `up` starts a new
+        # cluster rather than recovering this one's dead nodes and lost jobs.
+        import redis  # here: the `conclave` CLI of an image without the client still loads
+
+        client = redis.Redis(host="127.0.0.1", port=cfg.valkey_port, socket_timeout=2, socket_connect_timeout=2)
+        try:
+            for key in client.scan_iter(match=f"RAY{storage_namespace(cfg)}@*", count=500):
+                client.delete(key)
+        except redis.RedisError:
+            pass  # ValKey is down too: it keeps nothing on disk
+        finally:
+            client.close()
 
     def start_timeout(self, cfg: StackConfig) -> float:
         return max(cfg.start_timeout, 180.0)
