@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings
 
 from services.context.settings import ContextSettings
 from services.orchestrator.settings import OrchestratorSettings
+from services.stack.servers.ray_head import JOB_START_TIMEOUT_S
 from tests.unit.test_deploy_manifests import OVERLAYS, Doc, containers, fresh, image_repo, one, rendered
 
 # The conclave command a container runs decides which settings class reads its environment.
@@ -45,8 +46,8 @@ def readers(c: Doc) -> tuple[str, set[str]]:
     if command == "sim serve" and (sim := simulator_settings()):
         return command, names(sim)
     if repo in ("conclave/ray", "conclave/ray-gpu"):
-        # Ray job drivers build their clients from the orchestrator's settings.
-        return "ray", names(OrchestratorSettings)
+        # Ray job drivers build their clients from the orchestrator's settings; Ray reads its own.
+        return "ray", names(OrchestratorSettings) | {"RAY_JOB_START_TIMEOUT_SECONDS"}
     return command or repo, set().union(*(names(cls) for cls in SERVICES.values()))
 
 
@@ -177,3 +178,10 @@ def test_drift_is_caught_in_both_directions() -> None:
     docs = fresh("dev")
     one(docs, "ConfigMap", "conclave-orchestrator")["data"]["VLLM_MODLE"] = "x"
     assert any("VLLM_MODLE" in p for p in drift(docs))
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_ray_head_gives_up_on_a_lost_pending_job_as_soon_as_the_local_one(overlay: str) -> None:
+    # Past the deliberation deadline, a job lost with its head would fail instead of running again.
+    [head] = [c for _, _, c in containers(rendered(overlay)) if c["name"] == "ray-head"]
+    assert environment(rendered(overlay), head)["RAY_JOB_START_TIMEOUT_SECONDS"] == JOB_START_TIMEOUT_S

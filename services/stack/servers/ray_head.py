@@ -18,6 +18,8 @@ import httpx
 from services.stack.config import StackConfig
 from services.stack.servers.base import Health, Launch, Server, base_env, tool
 
+# How long Ray lets a job stay PENDING; deploy/k8s/base/raycluster.yaml sets the same on its head.
+JOB_START_TIMEOUT_S = "60"
 # Ray puts unix sockets under its temp dir and those paths are limited to 107 bytes.
 MAX_TEMP_DIR_LEN = 40
 
@@ -88,7 +90,7 @@ class RayHead(Server):
         # A PENDING job whose supervisor died with a head stays PENDING, its id held, until this
         # timeout (900 s by default, past any deliberation's deadline); then the Orchestrator
         # submits it again. A job that merely waited a minute for a CPU is submitted again too.
-        env["RAY_JOB_START_TIMEOUT_SECONDS"] = "60"
+        env["RAY_JOB_START_TIMEOUT_SECONDS"] = JOB_START_TIMEOUT_S
         env.pop("RAY_AUTH_TOKEN_PATH", None)
         env.pop("RAY_ADDRESS", None)  # a stale address would make `ray start` join instead of lead
         return Launch(argv, env, note=f"gcs {cfg.ray_gcs_port}, metrics {cfg.ray_metrics_port}")
