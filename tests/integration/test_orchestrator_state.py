@@ -1,12 +1,16 @@
-"""Deliberation records in the stack's real JetStream KV and the events announcing them:
-first final state wins, a final state is announced once, and housekeeping reads only
-what is still open."""
+"""Deliberation records in a real JetStream KV and the events announcing them: first final
+state wins, a final state is announced once, and housekeeping reads only what is still open.
+
+The NATS server is the tests' own: the stack's Orchestrator would otherwise housekeep these
+hand-made records (a RUNNING one with no Ray job is, to it, a job lost with its Ray head)
+and hold the admission lease the lease test takes turns on."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from functools import partial
+from pathlib import Path
 
 import pytest
 from nats.aio.client import Client
@@ -21,15 +25,26 @@ from services.orchestrator.domain.tracking import DeliberationRecord, State
 from services.orchestrator.ports import Deps
 from services.shared import event_parsing, events, jetstream, streams
 from services.shared.events import Role
-from services.stack.api import StackInfo
+from services.stack import api
+from services.stack.api import StackConfig
 from tests.fakes import EchoModel, FakeContext, FakeCouncils, FakeJobs, FakeLease
 from tests.waiting import until
 
 
-@pytest.fixture
-async def nc(stack: StackInfo) -> AsyncIterator[Client]:
-    client = await jetstream.connect(stack.env()["NATS_URL"], "state-test")
+@pytest.fixture(scope="module")
+def own_nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    cfg = StackConfig.private(Path(tmp_path_factory.mktemp("state")) / "stack", services=False)
     try:
+        yield api.up(cfg, only=["nats"]).env()["NATS_URL"]
+    finally:
+        api.down(cfg)
+
+
+@pytest.fixture
+async def nc(own_nats: str) -> AsyncIterator[Client]:
+    client = await jetstream.connect(own_nats, "state-test")
+    try:
+        await jetstream.ensure_streams(client.jetstream())
         yield client
     finally:
         await client.drain()
