@@ -1,14 +1,14 @@
 """Health that tells the truth: NATS, then Neo4j, stopped under a running Context service.
 
-The service runs in a stack of its own on free ports, so stopping its dependencies touches no
-other test. Readiness goes NOT_SERVING while a dependency is down and SERVING again once it is
-back; liveness stays SERVING and the process is the same throughout."""
+The service runs in the spare stack (free ports, shared with other tests that stop or wipe
+its servers), so stopping its dependencies touches no other test. Readiness goes NOT_SERVING
+while a dependency is down and SERVING again once it is back; liveness stays SERVING and the
+process is the same throughout."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -21,13 +21,12 @@ OWN = ["nats", "valkey", "neo4j", "context"]
 
 
 @pytest.fixture
-def own_stack(tmp_path: Path) -> Iterator[StackConfig]:
-    cfg = StackConfig.private(tmp_path / "stack")
+def own_stack(spare_stack: StackConfig) -> Iterator[StackConfig]:
     try:
-        api.up(cfg, only=OWN)
-        yield cfg
+        api.up(spare_stack, only=OWN)
+        yield spare_stack
     finally:
-        api.down(cfg)
+        api.down(spare_stack, ["context"])
 
 
 def context_pid(cfg: StackConfig) -> int | None:

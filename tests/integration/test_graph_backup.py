@@ -1,8 +1,8 @@
 """`conclave graph export` then `import` gives back the same graph, on a real Neo4j.
 
 The graph is written by the Context service's own handlers (plans, transitions, a decision, an
-UpdateContext), plus nodes with the values and names a generic export must carry. It lives in a
-Neo4j of its own, started by the stack's tooling, so wiping it disturbs no other test or service.
+UpdateContext), plus nodes with the values and names a generic export must carry. It lives in the
+spare stack's Neo4j (started by the stack's tooling), so wiping it disturbs no other test or service.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import json
 import os
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +23,7 @@ from services.context import commands, ingest
 from services.context.adapters.graph_backup import BackupError, import_graph
 from services.context.domain.model import DecisionInput
 from services.shared.events import CandidateSummary, DeliberationCompleted, ReviewSummary, StoryTransitioned
-from services.stack.api import StackConfig, StackInfo, down, up
-from services.stack.config import free_port
+from services.stack.api import StackConfig, StackInfo, up
 from tests.integration.context_support import LiveContext, start_live
 from tests.integration.test_context_ingest import plan_event
 
@@ -32,13 +31,9 @@ CONCLAVE = str(Path(sys.executable).parent / "conclave")
 
 
 @pytest.fixture(scope="module")
-def private_neo4j(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackConfig]:
-    cfg = StackConfig(state_dir=tmp_path_factory.mktemp("neo4j-backup"), neo4j_bolt_port=free_port())
-    up(cfg, ["neo4j"])
-    try:
-        yield cfg
-    finally:
-        down(cfg, ["neo4j"])
+def private_neo4j(spare_stack: StackConfig) -> StackConfig:
+    up(spare_stack, ["neo4j"])
+    return spare_stack
 
 
 @pytest.fixture(scope="module")
