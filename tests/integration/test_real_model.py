@@ -23,11 +23,9 @@ import pytest
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2 as pb
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2_grpc as pb_grpc
 from services.orchestrator.adapters.llm_openai import OpenAILLM
-from services.orchestrator.deliberation import deliberate
 from services.orchestrator.domain.budgets import answer_tokens
-from services.orchestrator.domain.council import DEFAULT_NUM_AGENTS, Role
+from services.orchestrator.domain.council import DEFAULT_NUM_AGENTS
 from services.orchestrator.domain.llm import ChatMessage, ChatRequest, LLMError
-from services.orchestrator.domain.model import DeliberationRequest
 from services.orchestrator.domain.structured_answers import chair_schema, labels_for, review_schema
 from services.orchestrator.settings import LLMSettings, OrchestratorSettings
 from services.shared import events
@@ -191,23 +189,6 @@ def assert_winner_or_coded_failure(reply: pb.DeliberateResponse | grpc.aio.AioRp
     print(
         f"\nREAL MODEL Deliberate K={k} R=1: {usage.llm_calls} calls, {usage.completion_tokens} completion tokens, "
         f"{reply.duration_ms / 1000:.1f}s, repaired {usage.repaired_answers}, excluded {usage.excluded_answers}"
-    )
-
-
-async def test_a_complete_k2_r0_deliberation_on_the_real_model(real_model: RealModel) -> None:
-    # R=0 is not expressible over gRPC (0 means the default round), so the engine is called directly.
-    request = DeliberationRequest(
-        task="Write a Python function add(a, b) that returns the sum.", role=Role.DEV, num_agents=2, rounds=0
-    )
-    async with OpenAILLM(LLMSettings(**llm_settings(real_model))) as llm:
-        result = await deliberate(llm, request)
-    assert result.winner.agent_id and len(result.candidates) == 2
-    # At least 2K calls (drafts and reviews); repairs and a referee for a close call add more.
-    assert result.total.calls >= 4 and result.total.failed_calls == 0
-    print(
-        f"\nREAL MODEL K=2 R=0: {result.total.calls} calls, {result.total.completion_tokens} completion tokens, "
-        f"{result.duration_ms / 1000:.1f}s, repaired {result.repaired_answers}, "
-        f"excluded {len(result.excluded_reviews)}"
     )
 
 
