@@ -55,10 +55,8 @@ def _retry_after(err: openai.APIStatusError) -> float | None:
 class OpenAILLM:
     """Implements LLMPort. One instance per process; close it with `aclose()`."""
 
-    def __init__(
-        self, settings: LLMSettings | None = None, *, rng: random.Random | None = None,
-        metrics: LLMMetrics | None = None,
-    ) -> None:
+    def __init__(self, settings: LLMSettings | None = None, *, rng: random.Random | None = None,
+                 metrics: LLMMetrics | None = None) -> None:
         self.settings = s = settings or LLMSettings()
         self.metrics = metrics or NoMetrics()  # the composition root passes the process's sink
         self._client = AsyncOpenAI(
