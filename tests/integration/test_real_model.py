@@ -204,18 +204,6 @@ async def test_a_complete_k3_r1_deliberate_rpc_on_the_real_model(
     assert_winner_or_coded_failure(reply, 3)
 
 
-async def test_streaming_heartbeats_while_calls_wait_for_the_real_server(
-    orchestrator: pb_grpc.OrchestratorServiceStub,
-) -> None:
-    # One call in flight at a time: the second agent waits, and the stream says so meanwhile.
-    items = [i async for i in orchestrator.StreamDeliberation(task(2, 1), timeout=900)]
-    beats = [i.progress for i in items if i.progress.kind == pb.ProgressEvent.HEARTBEAT]
-    assert beats and "waiting for an LLM slot" in beats[0].message
-    kinds = [i.progress.kind for i in items if i.WhichOneof("payload") == "progress"]
-    assert pb.ProgressEvent.AGENT_DONE in kinds
-    assert items[-1].WhichOneof("payload") == "result" and items[-1].result.winner.agent_id
-
-
 async def test_an_approved_plan_is_dispatched_through_ray_to_the_real_model(
     stack: StackInfo, stack_config: api.StackConfig, real_model: RealModel
 ) -> None:

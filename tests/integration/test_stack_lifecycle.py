@@ -17,14 +17,9 @@ from tests.waiting import until_sync
 
 
 @pytest.fixture(scope="module")
-def private_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[StackInfo, StackConfig]]:
-    """A whole stack of its own, so these tests read records this run wrote, whatever the session uses."""
-    cfg = StackConfig.private(tmp_path_factory.mktemp("lifecycle") / "stack", services=False)
-    info = api.up(cfg)
-    try:
-        yield info, cfg
-    finally:
-        api.down(cfg)
+def private_stack(stack: StackInfo, stack_config: StackConfig) -> tuple[StackInfo, StackConfig]:
+    """The session's whole stack, which this tooling started (or found running healthy) for the suite."""
+    return stack, stack_config
 
 
 @pytest.fixture
