@@ -83,8 +83,9 @@ async def orchestrate(
 # Deliberations as Ray jobs --------------------------------------------------
 async def enqueue(deps: Deps, record: DeliberationRecord) -> DeliberationRecord:
     """Record the deliberation in the backlog and announce it as queued. A duplicate finds the
-    stored record; one already admitted gets its (idempotent) job submission again, in case the
-    process that admitted it died before submitting."""
+    stored record: one still queued is announced again, in case the first try stored it but failed
+    to publish (the event id is the same, so JetStream drops a repeat); one already admitted gets
+    its (idempotent) job submission again, in case the process that admitted it died before submitting."""
     record = record.model_copy(update={
         "state": State.QUEUED, "queue_deadline_at": utcnow() + timedelta(seconds=deps.queue_deadline_s),
         "trace": tracing.inject(),
@@ -94,7 +95,9 @@ async def enqueue(deps: Deps, record: DeliberationRecord) -> DeliberationRecord:
         return record
     stored = await deps.deliberations.get(record.deliberation_id)
     assert stored is not None
-    if stored.admitted:
+    if stored.state == State.QUEUED:
+        await deps.publish(events.DeliberationQueued(**event_fields(stored)))
+    elif stored.admitted:
         await submit_or_defer(deps, stored.deliberation_id)
     return stored
 

@@ -3,6 +3,10 @@ ports (the real KV store and Ray are covered by the integration and e2e tests)."
 
 from __future__ import annotations
 
+import dataclasses
+
+import pytest
+
 from services.orchestrator import handlers, housekeeping, queries
 from services.orchestrator.domain.council import Role
 from services.orchestrator.domain.lifecycle import transition
@@ -28,6 +32,25 @@ async def test_redelivered_plan_submits_one_job_per_role() -> None:
     await handlers.dispatch_plan(d, approved(roles=(Role.DEV, Role.QA)))
     assert sorted(jobs.submitted) == sorted(deliberation_id("S", "P", 1, r) for r in (Role.DEV, Role.QA))
     assert [type(e) for e in published] == [events.DeliberationQueued] * 2, "the redelivery announces nothing"
+
+
+async def test_a_deliberation_stored_but_not_announced_is_announced_when_the_plan_comes_again() -> None:
+    d, published, _ = deps(Role.DEV)
+    tries = 0
+
+    async def publish_failing_once(event: events.Event) -> None:
+        nonlocal tries
+        tries += 1
+        if tries == 1:
+            raise ConnectionError("no stream leader")
+        await published(event)
+
+    flaky = dataclasses.replace(d, publish=publish_failing_once)
+    with pytest.raises(ConnectionError):
+        await handlers.dispatch_plan(flaky, approved())  # the record is stored, its announcement is not
+    await handlers.dispatch_plan(flaky, approved())  # the plan redelivered
+    [queued] = published.of(events.DeliberationQueued)
+    assert queued.event_id == f"{deliberation_id('S', 'P', 1, Role.DEV)}.queued", "same id: JetStream drops a repeat"
 
 
 async def test_role_without_council_fails_with_a_reason() -> None:
