@@ -86,10 +86,15 @@ async def leader_of(cfg: StackConfig, stream: str) -> str:
     return await until(leader, 30, f"a leader for {stream}", 0.25)
 
 
-async def kill_then_restart(cfg: StackConfig, node: str) -> None:
-    """SIGKILL, a few seconds down, then the stack starts it again on the same store."""
+async def kill_then_restart(cfg: StackConfig, node: str, stream: str) -> None:
+    """SIGKILL; once the others have elected a new leader of the stream, the stack starts the
+    killed node again on the same store."""
     os.kill(pid_of(cfg, node), signal.SIGKILL)
-    await asyncio.sleep(3)
+
+    async def new_leader() -> bool:
+        return (await leader_of(cfg, stream)) not in ("", node)
+
+    await until(new_leader, 60, f"a leader of {stream} other than {node}", 0.25)
     await asyncio.to_thread(api.up, cfg, [node])
 
 
@@ -202,7 +207,9 @@ async def test_losing_the_planning_leader_mid_ingest_loses_and_repeats_nothing(
         await publish_all(js, batch[: PLANS // 3])
         await until(lambda: _some(cluster, run), 60, "the Context service to be ingesting", 0.2)
         # The leader dies mid-ingest, and while the rest is being published.
-        await asyncio.gather(kill_then_restart(cluster, leader), publish_all(js, batch[PLANS // 3 :]))
+        await asyncio.gather(
+            kill_then_restart(cluster, leader, "PLANNING_EVENTS"), publish_all(js, batch[PLANS // 3 :])
+        )
         counts = await until(lambda: _all(cluster, run), 120, f"{PLANS} approvals in the graph", 0.5)
         await caught_up(cluster, "PLANNING_EVENTS", leader)
     assert counts == (PLANS, PLANS), "each event recorded exactly once"
@@ -273,7 +280,7 @@ async def test_losing_the_deliberations_leader_mid_dispatch_loses_and_repeats_no
     loop = asyncio.create_task(consume(stop))
     try:
         await until(lambda: len(handled) >= DISPATCHED_PLANS // 3, 60, "dispatch to be under way", 0.05)
-        await kill_then_restart(cluster, leader)
+        await kill_then_restart(cluster, leader, "KV_conclave_deliberations")
         await until(lambda: len(handled) >= DISPATCHED_PLANS, 120, "every plan dispatched", 0.2)
     finally:
         stop.set()
