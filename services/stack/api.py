@@ -16,6 +16,7 @@ from services.stack.config import StackConfig
 from services.stack.servers import bubblewrap
 from services.stack.servers.base import Server, StackError
 from services.stack.servers.conclave_services import ConclaveService
+from services.stack.servers.forkserver import JobForkserver
 from services.stack.servers.llama import Llama
 from services.stack.servers.nats import Nats
 from services.stack.servers.neo4j import Neo4j
@@ -63,7 +64,7 @@ def stack_env(cfg: StackConfig) -> dict[str, str]:
     return env
 
 
-SERVERS: list[Server] = [Nats(1), Nats(2), Nats(3), Valkey(), Neo4j(), RayHead(), Simulator(), Llama()]
+SERVERS: list[Server] = [Nats(1), Nats(2), Nats(3), Valkey(), Neo4j(), RayHead(), JobForkserver(), Simulator(), Llama()]
 SERVICES: list[Server] = [
     ConclaveService("context", "context", lambda c: (c.context_grpc_port, c.context_metrics_port), stack_env),
     ConclaveService(

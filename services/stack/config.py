@@ -56,6 +56,8 @@ class StackConfig(BaseSettings):
     # The node's metrics agent serves Ray's metrics here, the job drivers' LLM metrics among them.
     ray_metrics_port: int = 8080
     ray_num_cpus: int = 2
+    # The Ray node's job forkserver (warm job starts) serves its metrics here.
+    forkserver_metrics_port: int = 9103
     simulator_port: int = 8000
     simulator_model: str = "conclave-sim"
     # Which model the services talk to: the simulator, or a real one served by llama.cpp

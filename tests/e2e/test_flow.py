@@ -66,6 +66,8 @@ async def test_duplicated_event_starts_one_job_and_records_one_decision_per_role
         assert [j.submission_id for j in jobs].count(did) == 1
         completed = [e for e in e2e.recorder.of(sid, events.DeliberationCompleted) if e.deliberation_id == did]
         assert len({e.event_id for e in completed}) == 1
+        # The stack's job launchers hand their jobs to its forkserver rather than import the engine.
+        assert '"start": "warm"' in await asyncio.to_thread(client.get_job_logs, did)
     text = await e2e.context_showing(sid, "QA", "DEV council decision")
     assert text.count("DEV council decision") == 1
 

@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from pydantic_settings import BaseSettings
 
 from services.context.settings import ContextSettings
+from services.orchestrator.entrypoints.job_launch import SOCKET_ENV
 from services.orchestrator.settings import OrchestratorSettings
 from services.stack.servers.ray_head import JOB_START_TIMEOUT_S
 from tests.unit.test_deploy_manifests import OVERLAYS, Doc, containers, fresh, image_repo, one, rendered
@@ -46,8 +47,10 @@ def readers(c: Doc) -> tuple[str, set[str]]:
     if command == "sim serve" and (sim := simulator_settings()):
         return command, names(sim)
     if repo in ("conclave/ray", "conclave/ray-gpu"):
-        # Ray job drivers build their clients from the orchestrator's settings; Ray reads its own.
-        return "ray", names(OrchestratorSettings) | {"RAY_JOB_START_TIMEOUT_SECONDS"}
+        # Ray job drivers build their clients from the orchestrator's settings; Ray reads its own,
+        # the job forkserver and its launchers theirs (entrypoints/job_launch.py, job_forkserver.py).
+        return "ray", names(OrchestratorSettings) | {
+            "RAY_JOB_START_TIMEOUT_SECONDS", SOCKET_ENV, "FORKSERVER_METRICS_PORT"}
     return command or repo, set().union(*(names(cls) for cls in SERVICES.values()))
 
 

@@ -32,7 +32,8 @@ IMAGE_MODULES = {
     "context.Dockerfile": ["services.context.bootstrap"],
     "orchestrator.Dockerfile": ["services.orchestrator.bootstrap"],
     "simulator.Dockerfile": ["services.simulator.app"],
-    "ray.Dockerfile": ["services.orchestrator.entrypoints.ray_job"],
+    "ray.Dockerfile": ["services.orchestrator.entrypoints.job_launch",
+                       "services.orchestrator.entrypoints.job_forkserver"],
 }
 
 

@@ -15,7 +15,7 @@ from services.orchestrator.domain.tracking import JobState
 if TYPE_CHECKING:
     from ray.job_submission import JobSubmissionClient
 
-JOB_MODULE = "services.orchestrator.entrypoints.ray_job"
+JOB_MODULE = "services.orchestrator.entrypoints.job_launch"  # warm through the node's forkserver, else cold
 SUBMITS = Counter("conclave_ray_submissions_total", "Ray job submissions by outcome", ["outcome"])
 SUBMIT_SECONDS = Histogram("conclave_ray_submit_seconds", "Time to submit one Ray job",
                            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))

@@ -1,4 +1,5 @@
-"""The Ray job driver of one deliberation: `python -m services.orchestrator.entrypoints.ray_job <id>`.
+"""The Ray job driver of one deliberation: `python -m services.orchestrator.entrypoints.ray_job <id>`
+started cold, or `main` called in a child of the job forkserver (entrypoints/job_launch.py).
 
 The command line carries nothing but the id Ray uses as the submission id; the job reads what
 to deliberate from the deliberation's record. Exit codes: 0 done (or cancelled before it
@@ -25,6 +26,7 @@ if __name__ == "__main__":
 import asyncio
 import logging
 import signal
+from dataclasses import dataclass
 
 from services.orchestrator import handlers
 from services.orchestrator.bootstrap import bootstrap_job
@@ -38,7 +40,19 @@ IMPORTED_AT = time.time()
 log = logging.getLogger(__name__)
 
 
-async def run(deliberation_id: str, settings: OrchestratorSettings) -> int:
+@dataclass(frozen=True)
+class Start:
+    """How this driver came up: `cold` (its own interpreter and imports) or `warm` (forked)."""
+
+    kind: str
+    interpreter_up: float  # epoch seconds: the job's first process ran its first line
+    imports_s: float  # cold: this driver's imports; warm: the hand-off from launcher to fork
+
+
+COLD = Start("cold", STARTED_AT, IMPORTED_AT - STARTED_AT)
+
+
+async def run(deliberation_id: str, settings: OrchestratorSettings, start: Start = COLD) -> int:
     tracing.configure("ray-job")
     app = await bootstrap_job(settings, deliberation_id)
     try:
@@ -51,13 +65,14 @@ async def run(deliberation_id: str, settings: OrchestratorSettings) -> int:
         tracing.shutdown()
     # bench/dispatch.py reads this line to split a job's start-up into Ray's share and ours.
     log.info("job timings", extra={
-        "deliberation_id": deliberation_id, "interpreter_up": round(STARTED_AT, 3),
-        "imports_s": round(IMPORTED_AT - STARTED_AT, 3), "finished_s": round(time.time() - STARTED_AT, 3),
+        "deliberation_id": deliberation_id, "start": start.kind, "interpreter_up": round(start.interpreter_up, 3),
+        "imports_s": round(start.imports_s, 3), "finished_s": round(time.time() - start.interpreter_up, 3),
     })
     return 1 if stored == State.FAILED else 0
 
 
-def main() -> None:
+def main(argv: list[str], start: Start = COLD) -> int:
+    """Run the job of `argv[0]`, returning its exit code."""
     settings = OrchestratorSettings()
     configure("ray-job", settings.log_level)
 
@@ -67,15 +82,15 @@ def main() -> None:
         assert task is not None
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
         try:
-            return await run(sys.argv[1], settings)
+            return await run(argv[0], settings, start)
         except asyncio.CancelledError:
             log.warning("job cancelled")
             return 143
 
-    sys.exit(asyncio.run(guarded()))
+    return asyncio.run(guarded())
 
 
 if __name__ == "__main__":
     gc.freeze()
     gc.enable()
-    main()
+    sys.exit(main(sys.argv[1:]))

@@ -17,6 +17,7 @@ import httpx
 
 from services.stack.config import StackConfig
 from services.stack.servers.base import Health, Launch, Server, base_env, tool
+from services.stack.servers.forkserver import socket_path
 
 # How long Ray lets a job stay PENDING; deploy/k8s/base/raycluster.yaml sets the same on its head.
 JOB_START_TIMEOUT_S = "60"
@@ -91,6 +92,8 @@ class RayHead(Server):
         # timeout (900 s by default, past any deliberation's deadline); then the Orchestrator
         # submits it again. A job that merely waited a minute for a CPU is submitted again too.
         env["RAY_JOB_START_TIMEOUT_SECONDS"] = JOB_START_TIMEOUT_S
+        # Job launchers inherit the raylet's environment: this is how they find the forkserver.
+        env["JOB_FORKSERVER_SOCKET"] = str(socket_path(cfg))
         env.pop("RAY_AUTH_TOKEN_PATH", None)
         env.pop("RAY_ADDRESS", None)  # a stale address would make `ray start` join instead of lead
         return Launch(argv, env, note=f"gcs {cfg.ray_gcs_port}, metrics {cfg.ray_metrics_port}")

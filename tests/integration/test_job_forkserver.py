@@ -1,0 +1,108 @@
+"""The job forkserver and its launcher, as Ray runs them: the launcher is the job's driver
+process, a child forked from the forkserver does the work with the launcher's streams and
+environment, a stop reaches the child, and without a forkserver the launcher starts cold."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from services.stack.api import StackInfo
+from services.stack.config import free_port
+from tests.waiting import until_sync
+
+LAUNCH = [sys.executable, "-m", "services.orchestrator.entrypoints.job_launch"]
+
+
+class Forkserver:
+    def __init__(self, tmp: Path) -> None:
+        self.socket = tmp / "fs.sock"
+        self.metrics_port = free_port()
+        self.log = (tmp / "forkserver.log").open("w+")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "services.orchestrator.entrypoints.job_forkserver", "--socket", str(self.socket),
+             "--metrics-port", str(self.metrics_port)], stdout=self.log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        until_sync(lambda: self.socket.exists() or self.process.poll() is not None, 60, "the forkserver's socket")
+        assert self.process.poll() is None, self.output()
+
+    def metric(self, name: str) -> float:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5).read().decode()
+        return next(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + " "))
+
+    def output(self) -> str:
+        self.log.seek(0)
+        return self.log.read()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(20)
+        self.log.close()
+
+
+@pytest.fixture
+def forkserver(tmp_path: Path) -> Iterator[Forkserver]:
+    server = Forkserver(tmp_path)
+    try:
+        yield server
+    finally:
+        server.stop()
+    assert not server.socket.exists(), "a stopped forkserver removes its socket"
+
+
+def launch(env: dict[str, str], socket_path: Path, deliberation_id: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*LAUNCH, deliberation_id], env={**os.environ, **env, "JOB_FORKSERVER_SOCKET": str(socket_path)},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def test_a_forked_job_runs_with_the_launchers_streams_environment_and_exit_code(
+    stack: StackInfo, forkserver: Forkserver
+) -> None:
+    job = launch(stack.env() | {"LOG_LEVEL": "DEBUG"}, forkserver.socket, "no-such-deliberation")
+    _, err = job.communicate(timeout=60)
+    assert job.returncode == 2, err  # the driver's own code for an unknown deliberation
+    assert "no such deliberation" in err and '"service": "ray-job"' in err
+    assert "starting cold" not in err
+    assert forkserver.metric("conclave_forkserver_jobs_total") == 1
+    assert "no such deliberation" not in forkserver.output(), "the job's log is the launcher's, not the server's"
+
+
+@pytest.fixture
+def silent_nats() -> Iterator[str]:
+    """A NATS address that accepts connections and never answers: a job stuck starting."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    try:
+        yield f"nats://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        listener.close()
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL])
+def test_stopping_the_launcher_stops_the_forked_job(
+    stack: StackInfo, forkserver: Forkserver, silent_nats: str, stop: signal.Signals
+) -> None:
+    job = launch(stack.env() | {"NATS_URL": silent_nats}, forkserver.socket, "stuck-deliberation")
+    until_sync(lambda: forkserver.metric("conclave_forkserver_children") == 1, 30, "the job's forked child")
+    job.send_signal(stop)
+    job.wait(30)
+    if stop == signal.SIGTERM:
+        assert job.returncode == 143, job.stderr.read() if job.stderr else ""  # cancelled as a cold driver is
+    # Ray's SIGKILL leaves no launcher to relay anything: the child sees it gone and ends itself.
+    until_sync(lambda: forkserver.metric("conclave_forkserver_children") == 0, 30, "the forked child to end")
+
+
+def test_without_a_forkserver_the_launcher_starts_the_job_cold(stack: StackInfo, tmp_path: Path) -> None:
+    job = launch(stack.env(), tmp_path / "nobody.sock", "no-such-deliberation")
+    _, err = job.communicate(timeout=120)
+    assert job.returncode == 2, err
+    assert "unreachable" in err and "starting cold" in err and "no such deliberation" in err
