@@ -5,8 +5,8 @@ at most its budget into Ray at once. Measured side by side in one run:
 - one deliberation alone (a single-role plan first), whose wall time from publishing to its
   completed event sets the admission ideal: budget / that wall time, in deliberations per minute;
 - the burst: deliberations per minute until the last one ends, failures, the most Ray jobs not
-  yet ended at once (sampled every second), and the resident memory of Ray's process tree at
-  its peak against its idle figure.
+  yet ended at once (sampled every second), and the resident memory of Ray's process tree and
+  the job forkserver's (whose children are the job drivers) at its peak against its idle figure.
 
 Usage: python bench/burst.py [--plans 10] [--latency-ms 200]
 The last line of output is a JSON object with the headline figures.
@@ -40,15 +40,17 @@ FINAL = (events.DeliberationCompleted, events.DeliberationFailed, events.Deliber
 
 
 def ray_rss_mb(cfg: StackConfig) -> float:
-    """Resident memory of the Ray head and everything it started (workers, job supervisors, drivers)."""
-    head = next(s for s in status(cfg).servers if s.name == "ray")
-    if head.pid is None:
-        return 0.0
-    root = psutil.Process(head.pid)
+    """Resident memory of the Ray head and everything it started (workers, job supervisors, job
+    launchers), and of the job forkserver with the job drivers it forked. Pages a fork shares with
+    the forkserver count once per process, so this overstates the drivers' share."""
+    roots = [s.pid for s in status(cfg).servers if s.name in ("ray", "forkserver") and s.pid is not None]
     total = 0
-    for proc in [root, *root.children(recursive=True)]:
+    for pid in roots:
         with contextlib.suppress(psutil.Error):
-            total += proc.memory_info().rss
+            root = psutil.Process(pid)
+            for proc in [root, *root.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    total += proc.memory_info().rss
     return total / 2**20
 
 
@@ -143,7 +145,8 @@ def report(r: dict[str, Any]) -> dict[str, Any]:
     table.add_row("burst: deliberations per minute", f"{per_min:.1f} /min")
     table.add_row("throughput ratio (target >= 0.85)", f"{per_min / ideal:.2f}")
     table.add_row("most Ray jobs not ended at once (budget + a few in transition)", str(r["peak"]["jobs"]))
-    table.add_row("Ray process tree RSS: idle -> peak", f"{r['idle_mb']:.0f} -> {r['peak']['rss_mb']:.0f} MB")
+    table.add_row("Ray + job forkserver process trees RSS: idle -> peak",
+                  f"{r['idle_mb']:.0f} -> {r['peak']['rss_mb']:.0f} MB")
     console.print(table)
     reasons = sorted({getattr(e, "reason", "") for e in burst["final"].values() if not isinstance(e, FINAL[0])})
     if reasons:

@@ -7,6 +7,9 @@ standard streams, environment and working directory, so it runs as a cold driver
 writes to the job's own log. It stops as a cold driver does on SIGTERM when the launcher asks
 (Ray stopped the job) or disappears (killed), and sends its exit code back last. Stopping the
 forkserver leaves the jobs its children run alone.
+
+Ray itself is not imported here, though each job imports it (adapters/llm_metrics_ray.py): Ray
+reads its authentication settings once, on import, and a child must use its job's, not these.
 """
 
 from __future__ import annotations
