@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from ray.job_submission import JobStatus
+from ray.job_submission import JobStatus, JobSubmissionClient
 
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2 as opb
 from services.orchestrator.adapters.ray_jobs import job_client
@@ -67,9 +67,16 @@ async def test_duplicated_event_starts_one_job_and_records_one_decision_per_role
         completed = [e for e in e2e.recorder.of(sid, events.DeliberationCompleted) if e.deliberation_id == did]
         assert len({e.event_id for e in completed}) == 1
         # The stack's job launchers hand their jobs to its forkserver rather than import the engine.
-        assert '"start": "warm"' in await asyncio.to_thread(client.get_job_logs, did)
+        timings = await until(lambda d=did: job_timings(client, d), 60, f"the timings line of {did}'s job")
+        assert '"start": "warm"' in timings
     text = await e2e.context_showing(sid, "QA", "DEV council decision")
     assert text.count("DEV council decision") == 1
+
+
+async def job_timings(client: JobSubmissionClient, submission_id: str) -> str:
+    """The job's "job timings" log line, which its driver writes last; "" until then."""
+    logs = await asyncio.to_thread(client.get_job_logs, submission_id)
+    return next((line for line in logs.splitlines() if '"job timings"' in line), "")
 
 
 async def test_orchestrator_killed_mid_deliberation_still_delivers(e2e: Flow, stack: StackInfo) -> None:
