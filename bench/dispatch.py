@@ -9,7 +9,8 @@ orchestration.deliberation.completed events have arrived (subscribed before publ
 against the ideal, one deliberation's critical path at the simulator's latency:
 (2R + 2) x latency with the default R = 1. Each deliberation is split into its phases from the
 Ray job's JobInfo (submission and end times) and the events' own timestamps, and a no-op Ray
-job measures what Ray alone costs per job.
+job measures what Ray alone costs per job: alone, and five submitted at once as ours are.
+Each driver's log says whether it started warm (forked by the node's job forkserver) or cold.
 
 Usage: python bench/dispatch.py [--latency-ms 200] [--runs 3] [--realistic-ms 1000]
 The last line of output is a JSON object with the headline figures (median over runs).
