@@ -1,5 +1,6 @@
 """The Ray job driver of one deliberation: `python -m services.orchestrator.entrypoints.ray_job <id>`
-started cold, or `main` called in a child of the job forkserver (entrypoints/job_launch.py).
+started cold, or `main` called in a child of the node's job forkserver (entrypoints/job_forkserver.py),
+which the job's launcher handed the job to (entrypoints/job_launch.py).
 
 The command line carries nothing but the id Ray uses as the submission id; the job reads what
 to deliberate from the deliberation's record. Exit codes: 0 done (or cancelled before it
