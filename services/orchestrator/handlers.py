@@ -117,7 +117,15 @@ async def submit_or_defer(deps: Deps, did: str) -> bool:
 async def admit(deps: Deps) -> list[str]:
     """Give free slots of the admission budget to queued deliberations, fairly across stories.
     Only the replica holding the admission lease admits, so the budget holds across replicas."""
-    async with deps.admitting:
+    rounds = deps.admitting
+    if rounds.waiting:
+        return []  # the round already waiting starts after this change and will see it
+    rounds.waiting += 1
+    try:
+        await rounds.lock.acquire()
+    finally:
+        rounds.waiting -= 1
+    try:
         if not await deps.lease.hold():
             return []
         chosen = to_admit(await deps.deliberations.records_in_open_index(), deps.budget.max_running)
@@ -129,6 +137,8 @@ async def admit(deps: Deps) -> list[str]:
                 if not await submit_or_defer(deps, record.deliberation_id):
                     break  # admit no more into a Ray that does not answer
         return admitted
+    finally:
+        rounds.lock.release()
 
 
 async def deliberate_async(deps: Deps, request: DeliberationRequest) -> DeliberationRecord:

@@ -106,6 +106,16 @@ class ContextReader(Protocol):
 
 
 @dataclass
+class AdmissionRounds:
+    """Admission rounds run one at a time, and a round asked for while another already waits
+    is left to that one: it reads the queue after the change that asked for it. A burst of final
+    states then costs two rounds, each reading every open record, rather than one per state."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    waiting: int = 0
+
+
+@dataclass
 class Deps:
     """What every handler receives; built once in bootstrap.py."""
 
@@ -122,6 +132,6 @@ class Deps:
     started_at: float = field(default_factory=time.monotonic)
     # The plan consumer, the outcome consumer and housekeeping all admit; one round at a time,
     # or two rounds would count the same free slot twice.
-    admitting: asyncio.Lock = field(default_factory=asyncio.Lock)
+    admitting: AdmissionRounds = field(default_factory=lambda: AdmissionRounds())
     # Where candidates' code runs; None leaves deliberations without execution checks.
     sandbox: SandboxPort | None = None

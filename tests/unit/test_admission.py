@@ -135,3 +135,28 @@ async def test_concurrent_admission_rounds_never_count_a_slot_twice() -> None:
     await handlers.admit(d)
     await first
     assert isinstance(d.jobs, FakeJobs) and len(d.jobs.submitted) == 1, d.jobs.submitted
+
+
+class CountedScans(FakeDeliberations):
+    """Counts the scans of the open index; each answers late, as a busy KV would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scans = 0
+
+    async def records_in_open_index(self) -> list[DeliberationRecord]:
+        self.scans += 1
+        await asyncio.sleep(0.01)
+        return await super().records_in_open_index()
+
+
+async def test_a_burst_of_admission_requests_costs_two_scans_and_admits_the_same() -> None:
+    d = orchestrator_deps(Role.DEV, max_running=3)
+    d.deliberations = CountedScans()
+    for n in range(6):
+        await handlers.enqueue(d, queued(f"S{n}", n))
+    # Ten final states arrive at once: the first round runs, one waits, the other eight need no round.
+    await asyncio.gather(*(handlers.admit(d) for _ in range(10)))
+    assert d.deliberations.scans == 2
+    assert isinstance(d.jobs, FakeJobs) and sorted(d.jobs.submitted) == ["S0-0", "S1-1", "S2-2"]
+    assert len([r for r in await d.deliberations.records_in_open_index() if r.admitted]) == 3

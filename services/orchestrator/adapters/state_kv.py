@@ -6,6 +6,8 @@ its KV buckets give persistent, replica-wide state without another database.
 
 from __future__ import annotations
 
+import asyncio
+
 from nats.js.client import JetStreamContext
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
 from nats.js.kv import KeyValue
@@ -23,6 +25,7 @@ ACTIVE_BUCKET = "conclave_active"
 OPEN_BUCKET = "conclave_open"
 # One key: which Orchestrator replica admits. It expires unless its holder renews it.
 LEASE_BUCKET = "conclave_admission_lease"
+READ_BATCH = 64  # record reads in flight at once
 
 
 async def _bucket(js: JetStreamContext, name: str, replicas: int) -> KeyValue:
@@ -133,12 +136,18 @@ class DeliberationStore:
         return await self.get(entry.value.decode()) if entry.value else None
 
     async def all(self) -> list[DeliberationRecord]:
-        records = [await self.get(key) for key in await _keys(self._records)]
-        return [r for r in records if r is not None]
+        return await self._get_all(await _keys(self._records))
 
     async def records_in_open_index(self) -> list[DeliberationRecord]:
         """The records in the open index: not yet final, or final but not yet announced."""
-        records = [await self.get(key) for key in await _keys(self._open)]
+        return await self._get_all(await _keys(self._open))
+
+    async def _get_all(self, ids: list[str]) -> list[DeliberationRecord]:
+        # Many reads in flight, not one round trip after another: with a thousand queued, each
+        # admission round reads them all.
+        records: list[DeliberationRecord | None] = []
+        for start in range(0, len(ids), READ_BATCH):
+            records += await asyncio.gather(*(self.get(key) for key in ids[start:start + READ_BATCH]))
         return [r for r in records if r is not None]
 
 
