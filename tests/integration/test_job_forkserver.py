@@ -23,10 +23,10 @@ LAUNCH = [sys.executable, "-m", "services.orchestrator.entrypoints.job_launch"]
 
 
 class Forkserver:
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, metrics_port: int = 0) -> None:
         self.socket = tmp / "fs.sock"
-        self.metrics_port = free_port()
-        self.log = (tmp / "forkserver.log").open("w+")
+        self.metrics_port = metrics_port or free_port()
+        self.log = (tmp / "forkserver.log").open("a+")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "services.orchestrator.entrypoints.job_forkserver", "--socket", str(self.socket),
              "--metrics-port", str(self.metrics_port)], stdout=self.log, stderr=subprocess.STDOUT,
@@ -99,6 +99,23 @@ def test_stopping_the_launcher_stops_the_forked_job(
         assert job.returncode == 143, job.stderr.read() if job.stderr else ""  # cancelled as a cold driver is
     # Ray's SIGKILL leaves no launcher to relay anything: the child sees it gone and ends itself.
     until_sync(lambda: forkserver.metric("conclave_forkserver_children") == 0, 30, "the forked child to end")
+
+
+def test_a_forkserver_restarted_while_its_jobs_run_serves_again_and_leaves_them_alone(
+    stack: StackInfo, forkserver: Forkserver, silent_nats: str, tmp_path: Path
+) -> None:
+    job = launch(stack.env() | {"NATS_URL": silent_nats}, forkserver.socket, "stuck-deliberation")
+    until_sync(lambda: forkserver.metric("conclave_forkserver_children") == 1, 30, "the job's forked child")
+    forkserver.stop()
+    # The running child must not hold the old server's ports: the new one takes them again.
+    second = Forkserver(tmp_path, forkserver.metrics_port)
+    try:
+        assert second.metric("conclave_forkserver_jobs_total") == 0
+        assert job.poll() is None, "stopping the forkserver stopped a running job"
+        job.send_signal(signal.SIGTERM)
+        assert job.wait(30) == 143
+    finally:
+        second.stop()
 
 
 def test_without_a_forkserver_the_launcher_starts_the_job_cold(stack: StackInfo, tmp_path: Path) -> None:

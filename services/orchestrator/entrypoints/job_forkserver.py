@@ -41,6 +41,8 @@ FORKED = Counter("conclave_forkserver_jobs_total", "Job drivers forked by this n
 class Forkserver(socketserver.ForkingMixIn, socketserver.UnixStreamServer):
     block_on_close = False  # its children are jobs, not requests: they outlive a stopping server
     max_children = 4096  # admission bounds the jobs; this only bounds the reaping bookkeeping
+    # Inherited by every child; a child holding it open would keep a restarted server off the port.
+    metrics_listener: socket.socket | None = None
 
     def process_request(self, request: Any, client_address: Any) -> None:
         # Whatever this process buffered must not end up in a job's log.
@@ -57,6 +59,8 @@ class HandOff(socketserver.BaseRequestHandler):
         forked_at = time.time()
         assert isinstance(self.server, Forkserver)
         self.server.socket.close()
+        if self.server.metrics_listener is not None:
+            self.server.metrics_listener.close()
         argv, started_at = adopt(self.request)
         threading.Thread(target=watch, args=(self.request,), daemon=True).start()
         code = ray_job.main(argv, ray_job.Start("warm", started_at, forked_at - started_at))
@@ -107,13 +111,18 @@ def serve(path: str, metrics_port: int = 0) -> None:
     socket_path = Path(path)
     socket_path.parent.mkdir(parents=True, exist_ok=True)
     socket_path.unlink(missing_ok=True)  # a previous run's, which nobody answers any more
-    server = Forkserver(str(socket_path), HandOff)
-    os.chmod(socket_path, 0o600)  # a hand-off runs code as this user: only this user may make one
+    # A hand-off runs code as this user, so only this user may connect: the socket is created 0600.
+    umask = os.umask(0o177)
+    try:
+        server = Forkserver(str(socket_path), HandOff)
+    finally:
+        os.umask(umask)
     Gauge("conclave_forkserver_children", "Forked job drivers still running").set_function(
         lambda: len(server.active_children or ())
     )
     if metrics_port:
-        start_http_server(metrics_port)
+        httpd, _ = start_http_server(metrics_port)
+        server.metrics_listener = httpd.socket
     # Children share the imported modules' memory pages; a collection would touch (and so copy) them.
     gc.collect()
     gc.freeze()
