@@ -7,6 +7,7 @@ and hold the admission lease the lease test takes turns on."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from functools import partial
@@ -153,3 +154,27 @@ async def test_one_replica_holds_the_admission_lease_until_it_stops_renewing(nc:
         assert not await first.hold()
     finally:
         await js.delete_key_value(bucket)
+
+
+async def test_the_open_index_is_read_whole_while_ids_leave_it(nc: Client) -> None:
+    """Admission reads the open index while final states purge ids from it: every read ends, and
+    sees every id that stays."""
+    store = await DeliberationStore.open(nc.jetstream())
+    staying = [fresh() for _ in range(20)]
+    leaving = [fresh() for _ in range(300)]
+    for record in staying + leaving:
+        assert await store.create(record)
+
+    async def purge_all() -> None:
+        for record in leaving:
+            await store.remove_from_open_index(record.deliberation_id)
+
+    purging = asyncio.create_task(purge_all())
+    reads = 0
+    while not purging.done() or reads == 0:
+        seen = await asyncio.wait_for(open_ids(store), 10)
+        assert {r.deliberation_id for r in staying} <= seen
+        reads += 1
+    await purging
+    assert {r.deliberation_id for r in staying} <= await open_ids(store)
+    assert not {r.deliberation_id for r in leaving} & await open_ids(store)

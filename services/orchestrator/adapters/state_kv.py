@@ -140,7 +140,16 @@ class DeliberationStore:
 
     async def records_in_open_index(self) -> list[DeliberationRecord]:
         """The records in the open index: not yet final, or final but not yet announced."""
-        return await self._get_all(await _keys(self._open))
+        return await self._get_all(await self._open_ids())
+
+    async def _open_ids(self) -> list[str]:
+        # The index's stream lists its subjects in one request. A key listing (a watcher) waits
+        # for the last key it was told of, and a key purged meanwhile (remove_from_open_index)
+        # never comes: in a 200-plan burst one listing waited forever, holding admission up.
+        # One reply carries every id: about 40 bytes each, so tens of thousands fit a message.
+        prefix = f"$KV.{OPEN_BUCKET}."
+        info = await self._js.stream_info(f"KV_{OPEN_BUCKET}", subjects_filter=f"{prefix}>")
+        return [subject.removeprefix(prefix) for subject in info.state.subjects or {}]
 
     async def _get_all(self, ids: list[str]) -> list[DeliberationRecord]:
         # Many reads in flight, not one round trip after another: with a thousand queued, each
