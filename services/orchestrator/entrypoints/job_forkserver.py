@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import typer
@@ -62,8 +63,13 @@ class HandOff(socketserver.BaseRequestHandler):
         if self.server.metrics_listener is not None:
             self.server.metrics_listener.close()
         argv, started_at = adopt(self.request)
+        # Until the job's event loop takes SIGTERM over, a stop ends the job here, still reported.
+        signal.signal(signal.SIGTERM, stopped_early)
         threading.Thread(target=watch, args=(self.request,), daemon=True).start()
-        code = ray_job.main(argv, ray_job.Start("warm", started_at, forked_at - started_at))
+        try:
+            code = ray_job.main(argv, ray_job.Start("warm", started_at, forked_at - started_at))
+        except StoppedEarly:
+            code = ray_job.STOPPED
         sys.stdout.flush()
         sys.stderr.flush()
         try:
@@ -92,9 +98,16 @@ def adopt(conn: socket.socket) -> tuple[list[str], float]:
     os.environ.clear()
     os.environ.update(header["env"])
     os.chdir(header["cwd"])
-    for number in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(number, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     return [str(arg) for arg in header["argv"]], float(header["started_at"])
+
+
+class StoppedEarly(Exception):
+    """SIGTERM before the job's own handler was in place."""
+
+
+def stopped_early(number: int, frame: FrameType | None) -> None:
+    raise StoppedEarly
 
 
 def watch(conn: socket.socket) -> None:

@@ -38,6 +38,7 @@ from services.shared import tracing
 from services.shared.logs import configure
 
 IMPORTED_AT = time.time()
+STOPPED = 143  # 128 + SIGTERM, as a shell reports a process ended by it
 log = logging.getLogger(__name__)
 
 
@@ -86,7 +87,7 @@ def main(argv: list[str], start: Start = COLD) -> int:
             return await run(argv[0], settings, start)
         except asyncio.CancelledError:
             log.warning("job cancelled")
-            return 143
+            return STOPPED
 
     return asyncio.run(guarded())
 
