@@ -1,5 +1,6 @@
 """What every server kind provides to the supervisor."""
 
+import hashlib
 import os
 import shutil
 from collections.abc import Mapping
@@ -99,3 +100,12 @@ def tool(cfg: StackConfig, name: str) -> str:
     if found is None:
         raise StackError(f"{name}: not found in {cfg.bin_dir} nor on PATH")
     return found
+
+
+def short_path(cfg: StackConfig, preferred: Path, limit: int, stand_in: str) -> Path:
+    """`preferred`, or when it is longer than `limit` (a Unix socket's or Ray's path limits) a path
+    in /tmp, `stand_in` with `{digest}` naming this state dir."""
+    if len(str(preferred)) <= limit:
+        return preferred
+    digest = hashlib.sha256(str(cfg.state_dir.resolve()).encode()).hexdigest()[:10]
+    return Path(stand_in.format(digest=digest))

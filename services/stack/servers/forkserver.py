@@ -14,17 +14,14 @@ import httpx
 
 import services
 from services.stack.config import StackConfig
-from services.stack.servers.base import Health, Launch, Server, base_env, tool
+from services.stack.servers.base import Health, Launch, Server, base_env, short_path, tool
 
 MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux
 
 
 def socket_path(cfg: StackConfig) -> Path:
-    preferred = cfg.path("run", "forkserver.sock")
-    if len(str(preferred)) <= MAX_SOCKET_PATH:
-        return preferred
-    digest = hashlib.sha256(str(cfg.state_dir.resolve()).encode()).hexdigest()[:10]
-    return Path(f"/tmp/conclave-forkserver-{digest}.sock")
+    stand_in = "/tmp/conclave-forkserver-{digest}.sock"
+    return short_path(cfg, cfg.path("run", "forkserver.sock"), MAX_SOCKET_PATH, stand_in)
 
 
 class JobForkserver(Server):

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 
 from services.stack.config import StackConfig
-from services.stack.servers.base import Health, Launch, Server, base_env, tool
+from services.stack.servers.base import Health, Launch, Server, base_env, short_path, tool
 from services.stack.servers.forkserver import socket_path
 
 # How long Ray lets a job stay PENDING; deploy/k8s/base/raycluster.yaml sets the same on its head.
@@ -35,11 +35,7 @@ def auth_token(cfg: StackConfig) -> str:
 
 
 def temp_dir(cfg: StackConfig) -> Path:
-    preferred = cfg.path("ray", "tmp")
-    if len(str(preferred)) <= MAX_TEMP_DIR_LEN:
-        return preferred
-    digest = hashlib.sha256(str(cfg.state_dir.resolve()).encode()).hexdigest()[:10]
-    return Path(f"/tmp/conclave-ray-{digest}")
+    return short_path(cfg, cfg.path("ray", "tmp"), MAX_TEMP_DIR_LEN, "/tmp/conclave-ray-{digest}")
 
 
 def storage_namespace(cfg: StackConfig) -> str:
