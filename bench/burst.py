@@ -2,11 +2,13 @@
 
 On the real stack (started or reused): the Orchestrator queues every deliberation and admits
 at most its budget into Ray at once. Measured side by side in one run:
-- one deliberation alone (a single-role plan first), whose wall time from publishing to its
-  completed event sets the admission ideal: budget / that wall time, in deliberations per minute;
+- one deliberation alone (a single-role plan, three times one after another), whose median wall
+  time from publishing to its completed event sets the admission ideal: budget / that wall time,
+  in deliberations per minute (one alone varies by a factor of two here, with Ray's start);
 - the burst: deliberations per minute until the last one ends, failures, the most Ray jobs not
-  yet ended at once (sampled every second), and the resident memory of Ray's process tree and
-  the job forkserver's (whose children are the job drivers) at its peak against its idle figure.
+  yet ended at once (job supervisors alive, sampled every second, and Ray's job list every 15 s),
+  and the resident memory of Ray's process tree and the job forkserver's (whose children are
+  the job drivers) at its peak against its idle figure.
 
 Usage: python bench/burst.py [--plans 10] [--latency-ms 200]
 The last line of output is a JSON object with the headline figures.
@@ -17,8 +19,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
+import statistics
 import time
 from typing import Any
 
@@ -39,22 +43,32 @@ from services.stack.api import StackConfig, status
 FINAL = (events.DeliberationCompleted, events.DeliberationFailed, events.DeliberationCancelled)
 
 
-def ray_rss_mb(cfg: StackConfig) -> float:
-    """Resident memory of the Ray head and everything it started (workers, job supervisors, job
-    launchers), and of the job forkserver with the job drivers it forked. Pages a fork shares with
-    the forkserver count once per process, so this overstates the drivers' share."""
-    roots = [s.pid for s in status(cfg).servers if s.name in ("ray", "forkserver") and s.pid is not None]
-    total = 0
+def ray_roots(cfg: StackConfig) -> list[int]:
+    """The Ray head's and the job forkserver's PIDs. Asking the stack costs half a CPU-second, so
+    it is asked once, not at every sample."""
+    return [s.pid for s in status(cfg).servers if s.name in ("ray", "forkserver") and s.pid is not None]
+
+
+def ray_footprint(roots: list[int]) -> tuple[float, int]:
+    """Resident memory (MB) of the Ray head and everything it started (workers, job supervisors, job
+    launchers), and of the job forkserver with the job drivers it forked; and how many job
+    supervisors are alive. Pages a fork shares with the forkserver count once per process, so
+    this overstates the drivers' share. One pass over the processes: cheap enough to sample every
+    second without taking the CPU the burst is measured on."""
+    total, supervisors = 0, 0
     for pid in roots:
         with contextlib.suppress(psutil.Error):
             root = psutil.Process(pid)
             for proc in [root, *root.children(recursive=True)]:
                 with contextlib.suppress(psutil.Error):
                     total += proc.memory_info().rss
-    return total / 2**20
+                    supervisors += proc.name().startswith("ray::JobSupervi") and proc.status() != psutil.STATUS_ZOMBIE
+    return total / 2**20, supervisors
 
 
 async def live_jobs(ray: JobSubmissionClient, ours: set[str]) -> int:
+    """Ray's own count, which also sees a job whose supervisor has no process yet. Every call lists
+    every job Ray remembers, so it is sampled rarely."""
     jobs = await asyncio.to_thread(ray.list_jobs)
     return sum(1 for j in jobs if j.submission_id in ours and not j.status.is_terminal())
 
@@ -98,17 +112,19 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             async with grpc.aio.insecure_channel(env["ORCHESTRATOR_ADDR"]) as channel:
                 reply = await pb_grpc.OrchestratorServiceStub(channel).GetStatus(pb.GetStatusRequest())
                 budget = reply.admission_budget
-            single = unique_plan("bench-burst-one").model_copy(update={"roles": [events.Role.DEV]})
-            alone = await deliberate(nc, [single], args.timeout)
-            idle_mb = ray_rss_mb(cfg)
+            alone = [await deliberate(nc, [single_role(f"bench-burst-one-{i}")], args.timeout) for i in range(3)]
+            roots = ray_roots(cfg)
+            idle_mb, _ = ray_footprint(roots)
             plans = [unique_plan(f"bench-burst-{i}") for i in range(args.plans)]
             ours = {f for p in plans for f in _ids(p)}
             peak = {"jobs": 0, "rss_mb": idle_mb}
 
             async def sample() -> None:
-                while True:
-                    peak["jobs"] = max(peak["jobs"], await live_jobs(ray, ours))
-                    peak["rss_mb"] = max(peak["rss_mb"], ray_rss_mb(cfg))
+                for tick in itertools.count():
+                    rss_mb, supervisors = ray_footprint(roots)
+                    listed = await live_jobs(ray, ours) if tick % 15 == 0 else 0
+                    peak["jobs"] = max(peak["jobs"], supervisors, listed)
+                    peak["rss_mb"] = max(peak["rss_mb"], rss_mb)
                     await asyncio.sleep(1.0)
 
             sampler = asyncio.create_task(sample())
@@ -123,22 +139,28 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             "started": info.started, "latency_ms": args.latency_ms}
 
 
+def single_role(name: str) -> events.PlanApproved:
+    return unique_plan(name).model_copy(update={"roles": [events.Role.DEV]})
+
+
 def _ids(plan: events.PlanApproved) -> list[str]:
     return [deliberation_id(plan.story_id, plan.plan_id, plan.plan_version, r) for r in plan.roles]
 
 
 def report(r: dict[str, Any]) -> dict[str, Any]:
-    burst, alone = r["burst"], r["alone"]
+    burst = r["burst"]
+    alone = sorted(a["seconds"] for a in r["alone"])
     completed = sum(isinstance(e, events.DeliberationCompleted) for e in burst["final"].values())
     failed = burst["expected"] - completed
     per_min = completed / burst["seconds"] * 60
-    ideal = r["budget"] / alone["seconds"] * 60
+    ideal = r["budget"] / statistics.median(alone) * 60
     console = Console(width=130)
     console.print(f"[bold yellow]MODEL SIMULATOR[/] at {r['latency_ms']:.0f} ms per call; stack servers started by "
                   f"this run (stopped again): {', '.join(r['started']) or 'none'}.")
     title = f"burst of {burst['expected']} deliberations, admission budget {r['budget']}"
     table = Table("measure", "value", title=title)
-    table.add_row("one deliberation alone, publish -> completed", f"{alone['seconds']:.2f} s")
+    table.add_row("one deliberation alone, publish -> completed: median (three runs)",
+                  f"{statistics.median(alone):.2f} s ({' / '.join(f'{a:.2f}' for a in alone)})")
     table.add_row("admission ideal: budget / that wall time", f"{ideal:.1f} /min")
     table.add_row("burst: completed / failed or missing", f"{completed} / {failed}")
     table.add_row("burst: wall time", f"{burst['seconds']:.1f} s")
@@ -156,6 +178,7 @@ def report(r: dict[str, Any]) -> dict[str, Any]:
         "per_minute": round(per_min, 2), "ideal_per_minute": round(ideal, 2), "budget": r["budget"],
         "ray_jobs_peak": r["peak"]["jobs"], "ray_rss_mb_peak": round(r["peak"]["rss_mb"], 1),
         "ray_rss_mb_idle": round(r["idle_mb"], 1),
+        "alone_s": round(statistics.median(alone), 2),
     }
 
 
