@@ -7,8 +7,9 @@ at most its budget into Ray at once. Measured side by side in one run:
   in deliberations per minute (one alone varies by a factor of two here, with Ray's start);
 - the burst: deliberations per minute until the last one ends, failures, the most Ray jobs not
   yet ended at once (job supervisors alive, sampled every second, and Ray's job list every 15 s),
-  and the resident memory of Ray's process tree and the job forkserver's (whose children are
-  the job drivers) at its peak against its idle figure.
+  and the memory of Ray's process tree and the job forkserver's (whose children are
+  the job drivers) at its peak against its idle figure, as PSS (each shared page split among
+  the processes sharing it; every 5 s) and as RSS (every second).
 
 Usage: python bench/burst.py [--plans 10] [--latency-ms 200]
 The last line of output is a JSON object with the headline figures.
@@ -49,19 +50,20 @@ def ray_roots(cfg: StackConfig) -> list[int]:
     return [s.pid for s in status(cfg).servers if s.name in ("ray", "forkserver") and s.pid is not None]
 
 
-def ray_footprint(roots: list[int]) -> tuple[float, int]:
-    """Resident memory (MB) of the Ray head and everything it started (workers, job supervisors, job
+def ray_footprint(roots: list[int], proportional: bool = False) -> tuple[float, int]:
+    """Memory (MB) of the Ray head and everything it started (workers, job supervisors, job
     launchers), and of the job forkserver with the job drivers it forked; and how many job
-    supervisors are alive. Pages a fork shares with the forkserver count once per process, so
-    this overstates the drivers' share. One pass over the processes: cheap enough to sample every
-    second without taking the CPU the burst is measured on."""
+    supervisors are alive. Resident memory counts a page shared by a fork once per process, which
+    overstates the forked drivers; `proportional` (PSS) splits each shared page among the processes
+    sharing it, so the sum is the memory the trees use, but reading it costs about 3 ms of CPU per
+    process, so it is sampled less often."""
     total, supervisors = 0, 0
     for pid in roots:
         with contextlib.suppress(psutil.Error):
             root = psutil.Process(pid)
             for proc in [root, *root.children(recursive=True)]:
                 with contextlib.suppress(psutil.Error):
-                    total += proc.memory_info().rss
+                    total += proc.memory_full_info().pss if proportional else proc.memory_info().rss
                     supervisors += proc.name().startswith("ray::JobSupervi") and proc.status() != psutil.STATUS_ZOMBIE
     return total / 2**20, supervisors
 
@@ -114,10 +116,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 budget = reply.admission_budget
             alone = [await deliberate(nc, [single_role(f"bench-burst-one-{i}")], args.timeout) for i in range(3)]
             roots = ray_roots(cfg)
-            idle_mb, _ = ray_footprint(roots)
+            idle = {"rss_mb": ray_footprint(roots)[0], "pss_mb": ray_footprint(roots, proportional=True)[0]}
             plans = [unique_plan(f"bench-burst-{i}") for i in range(args.plans)]
             ours = {f for p in plans for f in _ids(p)}
-            peak = {"jobs": 0, "rss_mb": idle_mb}
+            peak = {"jobs": 0, **idle}
 
             async def sample() -> None:
                 for tick in itertools.count():
@@ -125,6 +127,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                     listed = await live_jobs(ray, ours) if tick % 15 == 0 else 0
                     peak["jobs"] = max(peak["jobs"], supervisors, listed)
                     peak["rss_mb"] = max(peak["rss_mb"], rss_mb)
+                    if tick % 5 == 0:
+                        peak["pss_mb"] = max(peak["pss_mb"], ray_footprint(roots, proportional=True)[0])
                     await asyncio.sleep(1.0)
 
             sampler = asyncio.create_task(sample())
@@ -135,7 +139,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         finally:
             await set_knobs(env["VLLM_URL"], ttft_ms=before["ttft_ms"], tokens_per_s=before["tokens_per_s"])
             await nc.close()
-    return {"budget": budget, "alone": alone, "burst": burst, "idle_mb": idle_mb, "peak": peak,
+    return {"budget": budget, "alone": alone, "burst": burst, "idle": idle, "peak": peak,
             "started": info.started, "latency_ms": args.latency_ms}
 
 
@@ -167,8 +171,10 @@ def report(r: dict[str, Any]) -> dict[str, Any]:
     table.add_row("burst: deliberations per minute", f"{per_min:.1f} /min")
     table.add_row("throughput ratio (target >= 0.85)", f"{per_min / ideal:.2f}")
     table.add_row("most Ray jobs not ended at once (budget + a few in transition)", str(r["peak"]["jobs"]))
-    table.add_row("Ray + job forkserver process trees RSS: idle -> peak",
-                  f"{r['idle_mb']:.0f} -> {r['peak']['rss_mb']:.0f} MB")
+    for kind, label in (("pss", "PSS, the memory used (target: within 1 GB)"),
+                        ("rss", "RSS, shared pages once per process")):
+        table.add_row(f"Ray + job forkserver process trees, {label}: idle -> peak",
+                      f"{r['idle'][f'{kind}_mb']:.0f} -> {r['peak'][f'{kind}_mb']:.0f} MB")
     console.print(table)
     reasons = sorted({getattr(e, "reason", "") for e in burst["final"].values() if not isinstance(e, FINAL[0])})
     if reasons:
@@ -177,7 +183,8 @@ def report(r: dict[str, Any]) -> dict[str, Any]:
         "completed": completed, "failed": failed, "throughput_ratio": round(per_min / ideal, 3),
         "per_minute": round(per_min, 2), "ideal_per_minute": round(ideal, 2), "budget": r["budget"],
         "ray_jobs_peak": r["peak"]["jobs"], "ray_rss_mb_peak": round(r["peak"]["rss_mb"], 1),
-        "ray_rss_mb_idle": round(r["idle_mb"], 1),
+        "ray_rss_mb_idle": round(r["idle"]["rss_mb"], 1),
+        "ray_pss_mb_peak": round(r["peak"]["pss_mb"], 1), "ray_pss_mb_idle": round(r["idle"]["pss_mb"], 1),
         "alone_s": round(statistics.median(alone), 2),
     }
 
