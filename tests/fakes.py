@@ -145,6 +145,12 @@ class FakeJobs:
         self.node_reads += 1
         return self.node_table
 
+    async def reachable(self) -> bool:
+        return not self.down
+
+    async def aclose(self) -> None:
+        pass
+
 
 class FakeContext:
     """The Context service as a job sees it: a context per story, or a timeout."""

@@ -53,6 +53,7 @@ class App:
 
     async def close(self) -> None:
         await self.deps.llm.aclose()
+        await self.deps.jobs.aclose()
         await self.nc.drain()
         await self.llm_metrics.flush()  # last: every call has been recorded by now
 

@@ -92,6 +92,12 @@ class JobRunner(Protocol):
         """Which of the runner's nodes are alive, to tell a running job from a lost one."""
         ...
 
+    async def reachable(self) -> bool:
+        """Whether the runner answers at all (never raises): a readiness probe."""
+        ...
+
+    async def aclose(self) -> None: ...
+
 
 class AdmissionLease(Protocol):
     async def hold(self) -> bool:

@@ -20,3 +20,7 @@ def configure(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # httpx (and httpx2, under the openai SDK) log every request at INFO: a line per Ray job
+    # poll, readiness probe and model call, which buried the service's own lines.
+    for chatty in ("httpx", "httpx2"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))

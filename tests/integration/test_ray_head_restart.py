@@ -189,10 +189,17 @@ async def test_a_ray_head_killed_mid_burst_loses_nothing(
         == dict.fromkeys(lost, "FAILED"), "the restarted head kept the lost jobs' records (GCS fault tolerance)"
     # The adapter's other calls, against the same real head: an ended job stops as a no-op and is deleted.
     jobs = RayJobs(env["RAY_ADDRESS"], env["RAY_AUTH_TOKEN"], num_cpus=0.1, num_gpus=0, env={})
-    assert (job := await jobs.status(rerun)) is not None and job.state == JobState.SUCCEEDED and job.exit_code == 0
-    await jobs.stop(rerun)
-    await jobs.delete(rerun)
-    assert await jobs.status(rerun) is None
+    try:
+        assert await jobs.reachable()
+        assert (job := await jobs.status(rerun)) is not None and job.state == JobState.SUCCEEDED and job.exit_code == 0
+        await jobs.stop(rerun)
+        await jobs.delete(rerun)
+        assert await jobs.status(rerun) is None
+    finally:
+        await jobs.aclose()
+    nobody = RayJobs("http://127.0.0.1:9", "", num_cpus=0.1, num_gpus=0, env={})  # the discard port: refused
+    assert not await nobody.reachable()
+    await nobody.aclose()
     print(f"\nat the kill {dict(Counter(before.values()))}; then "
           f"{dict(Counter(f'{before[d]}->{after[d]}' for d in ids))}; re-run {after[rerun]}; "
           f"{time.monotonic() - began:.0f}s")

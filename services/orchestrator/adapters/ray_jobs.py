@@ -33,7 +33,11 @@ def job_client(address: str, auth_token: str = "") -> JobSubmissionClient:
 
 class RayJobs:
     """The job API over plain HTTP with timeouts: a head that is gone or hangs must cost
-    housekeeping and admission a bounded wait and a clear Unavailable, never a stuck thread."""
+    housekeeping and admission a bounded wait and a clear Unavailable, never a stuck thread.
+
+    One HTTP client for the adapter's life, made on first use: making one costs tens of
+    milliseconds of CPU (it loads the CA bundle), which a call per running job per sweep and a
+    readiness probe every two seconds paid each time."""
 
     def __init__(
         self, address: str, auth_token: str, *, num_cpus: float, num_gpus: float, env: dict[str, str],
@@ -45,11 +49,29 @@ class RayJobs:
         self._num_cpus = num_cpus
         self._num_gpus = num_gpus
         self._env = env
+        self._client: httpx.AsyncClient | None = None
 
-    async def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def reachable(self, timeout_s: float = 2.0) -> bool:
+        """Whether the job API answers at all: the Orchestrator's readiness probe of Ray."""
         try:
-            async with httpx.AsyncClient(timeout=self._timeout, headers=self._headers) as client:
-                reply = await client.request(method, f"{self._address}{path}", json=body)
+            reply = await self._call("GET", "/api/version", timeout_s=timeout_s)
+        except Unavailable:
+            return False
+        return reply.status_code == 200
+
+    async def _call(
+        self, method: str, path: str, body: dict[str, Any] | None = None, timeout_s: float | None = None
+    ) -> httpx.Response:
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self._timeout, headers=self._headers)
+        timeout = self._timeout if timeout_s is None else httpx.Timeout(timeout_s)
+        try:
+            reply = await self._client.request(method, f"{self._address}{path}", json=body, timeout=timeout)
         except httpx.HTTPError as exc:
             raise Unavailable(f"Ray job API at {self._address}: {type(exc).__name__}: {exc}") from exc
         if reply.status_code >= 500 and "already exists" not in reply.text:

@@ -9,7 +9,6 @@ import grpc
 from nats.aio.client import Client as NATS
 
 from services.gen.fleet.orchestrator.v1 import orchestrator_pb2, orchestrator_pb2_grpc
-from services.orchestrator.adapters.ray_health import ray_probe
 from services.orchestrator.bootstrap import App, bootstrap
 from services.orchestrator.entrypoints.consumers import workers
 from services.orchestrator.entrypoints.grpc_servicer import OrchestratorServicer
@@ -42,7 +41,7 @@ async def serve(settings: OrchestratorSettings) -> None:
         workers=workers(app.nc.jetstream(), app.deps, letters=letters),
         dependencies=[
             Dependency("nats", _connected(app.nc)),
-            Dependency("ray", ray_probe(settings.ray_address, settings.ray_auth_token.get_secret_value())),
+            Dependency("ray", app.deps.jobs.reachable),
         ],
         close=app.close,
         grace_s=settings.shutdown_grace_s,
