@@ -138,6 +138,6 @@ class Deps:
     started_at: float = field(default_factory=time.monotonic)
     # The plan consumer, the outcome consumer and housekeeping all admit; one round at a time,
     # or two rounds would count the same free slot twice.
-    admitting: AdmissionRounds = field(default_factory=lambda: AdmissionRounds())
+    admitting: AdmissionRounds = field(default_factory=AdmissionRounds)
     # Where candidates' code runs; None leaves deliberations without execution checks.
     sandbox: SandboxPort | None = None
