@@ -32,7 +32,7 @@ from services.orchestrator import handlers
 from services.orchestrator.domain.council import Role
 from services.orchestrator.domain.tracking import deliberation_id
 from services.orchestrator.settings import OrchestratorSettings
-from services.shared import events, jetstream
+from services.shared import events, jetstream, replicas
 from services.shared.deadletter import DeadLetters
 from services.shared.replicas import key_value, kv_config
 from services.shared.streams import StreamSpec
@@ -273,6 +273,13 @@ async def test_losing_the_deliberations_leader_mid_dispatch_loses_and_repeats_no
             try:
                 msgs = await sub.fetch(spec.batch_size, timeout=1)
             except TimeoutError:
+                continue
+            except Exception as exc:
+                # The service's supervisor restarts a loop whose fetch fails while the cluster elects
+                # the consumer's leader; this loop stands in for both.
+                if not replicas.not_ready(exc):
+                    raise
+                await asyncio.sleep(0.5)
                 continue
             await jetstream.process_batch(letters, spec, msgs, dispatch)
 

@@ -121,6 +121,10 @@ def watch(conn: socket.socket) -> None:
 
 def serve(path: str, metrics_port: int = 0) -> None:
     """Serve hand-offs on the Unix socket `path` until SIGTERM."""
+    # Everything else first: a launcher takes the socket's existence for a ready server, and a stop
+    # that comes while starting must still remove the socket.
+    signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(0))
+    metrics_listener = start_http_server(metrics_port)[0].socket if metrics_port else None
     socket_path = Path(path)
     socket_path.parent.mkdir(parents=True, exist_ok=True)
     socket_path.unlink(missing_ok=True)  # a previous run's, which nobody answers any more
@@ -130,18 +134,15 @@ def serve(path: str, metrics_port: int = 0) -> None:
         server = Forkserver(str(socket_path), HandOff)
     finally:
         os.umask(umask)
-    Gauge("conclave_forkserver_children", "Forked job drivers still running").set_function(
-        lambda: len(server.active_children or ())
-    )
-    if metrics_port:
-        httpd, _ = start_http_server(metrics_port)
-        server.metrics_listener = httpd.socket
-    # Children share the imported modules' memory pages; a collection would touch (and so copy) them.
-    gc.collect()
-    gc.freeze()
-    signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(0))
-    log.info("job forkserver ready", extra={"socket": str(socket_path), "metrics_port": metrics_port})
     try:
+        server.metrics_listener = metrics_listener
+        Gauge("conclave_forkserver_children", "Forked job drivers still running").set_function(
+            lambda: len(server.active_children or ())
+        )
+        # Children share the imported modules' memory pages; a collection would touch (and so copy) them.
+        gc.collect()
+        gc.freeze()
+        log.info("job forkserver ready", extra={"socket": str(socket_path), "metrics_port": metrics_port})
         server.serve_forever()
     finally:
         server.server_close()
