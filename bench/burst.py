@@ -50,22 +50,26 @@ def ray_roots(cfg: StackConfig) -> list[int]:
     return [s.pid for s in status(cfg).servers if s.name in ("ray", "forkserver") and s.pid is not None]
 
 
-def ray_footprint(roots: list[int], proportional: bool = False) -> tuple[float, int]:
+def ray_footprint(roots: list[int], proportional: bool = False) -> tuple[float, float | None, int]:
     """Memory (MB) of the Ray head and everything it started (workers, job supervisors, job
-    launchers), and of the job forkserver with the job drivers it forked; and how many job
-    supervisors are alive. Resident memory counts a page shared by a fork once per process, which
-    overstates the forked drivers; `proportional` (PSS) splits each shared page among the processes
-    sharing it, so the sum is the memory the trees use, but reading it costs about 3 ms of CPU per
-    process, so it is sampled less often."""
-    total, supervisors = 0, 0
+    launchers), and of the job forkserver with the job drivers it forked, as RSS and, when
+    `proportional`, PSS; and how many job supervisors are alive. RSS counts a page shared by a fork
+    once per process, which overstates the forked drivers; PSS splits each shared page among the
+    processes sharing it, so its sum is the memory the trees use, but reading it costs about 3 ms
+    of CPU per process, so it is asked for less often."""
+    rss, pss, supervisors = 0, 0, 0
     for pid in roots:
         with contextlib.suppress(psutil.Error):
             root = psutil.Process(pid)
             for proc in [root, *root.children(recursive=True)]:
                 with contextlib.suppress(psutil.Error):
-                    total += proc.memory_full_info().pss if proportional else proc.memory_info().rss
+                    if proportional:
+                        full = proc.memory_full_info()
+                        rss, pss = rss + full.rss, pss + full.pss
+                    else:
+                        rss += proc.memory_info().rss
                     supervisors += proc.name().startswith("ray::JobSupervi") and proc.status() != psutil.STATUS_ZOMBIE
-    return total / 2**20, supervisors
+    return rss / 2**20, pss / 2**20 if proportional else None, supervisors
 
 
 async def live_jobs(ray: JobSubmissionClient, ours: set[str]) -> int:
@@ -116,19 +120,19 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 budget = reply.admission_budget
             alone = [await deliberate(nc, [single_role(f"bench-burst-one-{i}")], args.timeout) for i in range(3)]
             roots = ray_roots(cfg)
-            idle = {"rss_mb": ray_footprint(roots)[0], "pss_mb": ray_footprint(roots, proportional=True)[0]}
+            idle_rss, idle_pss, _ = ray_footprint(roots, proportional=True)
+            idle = {"rss_mb": idle_rss, "pss_mb": idle_pss or 0.0}
             plans = [unique_plan(f"bench-burst-{i}") for i in range(args.plans)]
             ours = {f for p in plans for f in _ids(p)}
             peak = {"jobs": 0, **idle}
 
             async def sample() -> None:
                 for tick in itertools.count():
-                    rss_mb, supervisors = ray_footprint(roots)
+                    rss_mb, pss_mb, supervisors = ray_footprint(roots, proportional=tick % 5 == 0)
                     listed = await live_jobs(ray, ours) if tick % 15 == 0 else 0
                     peak["jobs"] = max(peak["jobs"], supervisors, listed)
                     peak["rss_mb"] = max(peak["rss_mb"], rss_mb)
-                    if tick % 5 == 0:
-                        peak["pss_mb"] = max(peak["pss_mb"], ray_footprint(roots, proportional=True)[0])
+                    peak["pss_mb"] = max(peak["pss_mb"], pss_mb or 0.0)
                     await asyncio.sleep(1.0)
 
             sampler = asyncio.create_task(sample())

@@ -233,6 +233,17 @@ async def _all(cfg: StackConfig, run: str) -> tuple[int, int] | None:
     return counts if counts[0] >= PLANS else None
 
 
+async def consumer_led(js: JetStreamContext, durable: str) -> bool:
+    """Whether the PLANNING_EVENTS consumer `durable` has a leader (False while one is elected)."""
+    try:
+        info = await js.consumer_info("PLANNING_EVENTS", durable)
+    except Exception as exc:
+        if replicas.not_ready(exc):
+            return False
+        raise
+    return bool(info.cluster and info.cluster.leader)
+
+
 async def test_losing_the_deliberations_leader_mid_dispatch_loses_and_repeats_nothing(
     cluster: StackConfig, js: JetStreamContext
 ) -> None:
@@ -275,11 +286,11 @@ async def test_losing_the_deliberations_leader_mid_dispatch_loses_and_repeats_no
             except TimeoutError:
                 continue
             except Exception as exc:
-                # The service's supervisor restarts a loop whose fetch fails while the cluster elects
-                # the consumer's leader; this loop stands in for both.
+                # A fetch fails while the cluster elects the consumer's leader; the service's
+                # supervisor restarts its loop, and this stand-in waits for the new leader.
                 if not replicas.not_ready(exc):
                     raise
-                await asyncio.sleep(0.5)
+                await until(lambda: consumer_led(js, durable), 30, f"a leader for consumer {durable}", 0.2)
                 continue
             await jetstream.process_batch(letters, spec, msgs, dispatch)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,6 +33,7 @@ from services.stack.api import StackInfo
 from tests.e2e.support import flow, plan, story
 from tests.integration.serving import serving
 from tests.realmodel import ANSWER_TOKENS, RealModel
+from tests.waiting import until
 
 pytestmark = pytest.mark.asyncio
 
@@ -96,10 +96,12 @@ async def test_structured_review_and_chair_answers_match_their_schemas(real_mode
 async def test_cancelling_a_call_frees_the_servers_slot(real_model: RealModel) -> None:
     async with OpenAILLM(LLMSettings(**llm_settings(real_model))) as llm:
         call = asyncio.create_task(llm.chat(ask(fresh_long_prompt(60), max_tokens=2000)))
-        deadline = time.monotonic() + 60
-        while not await asyncio.to_thread(real_model.busy):
-            assert time.monotonic() < deadline and not call.done(), "the request never occupied a slot"
-            await asyncio.sleep(0.05)
+
+        async def occupying() -> bool:
+            return call.done() or bool(await asyncio.to_thread(real_model.busy))
+
+        await until(occupying, 60, "the request to occupy a server slot")
+        assert not call.done(), "the request ended before it occupied a slot"
         call.cancel()
         with pytest.raises(asyncio.CancelledError):
             await call
