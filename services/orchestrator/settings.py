@@ -30,8 +30,8 @@ class LLMSettings(BaseSettings):
     llm_backoff_base_s: float = Field(default=0.25, ge=0)
     llm_backoff_max_s: float = Field(default=8.0, ge=0)
     llm_probe_interval_s: float = Field(default=1.0, gt=0)
-    # A ceiling on free-text answers (proposals, revisions) for a small or slow model; structured
-    # answers keep the budget their schema needs. 0: the engine's own budgets.
+    # A ceiling on what a small or slow model writes freely: proposals' tokens, and the characters
+    # of every free-text field of a structured answer (domain/budgets.within_ceiling). 0: none.
     llm_max_answer_tokens: int = Field(default=0, ge=0)
 
 

@@ -77,6 +77,21 @@ async def test_structured_output_is_schema_valid_and_tracks_quality(sim: Sim) ->
     assert review.reviews["A"].scores["correctness"] > review.reviews["B"].scores["correctness"]
 
 
+async def test_an_answer_ceiling_shortens_critiques_as_well_as_proposals(sim: Sim) -> None:
+    schema = review_schema(["A", "B"])
+    review = ChatRequest(messages=[ChatMessage(role="user", content="Review.\n\nProposal A:\nx\n\nProposal B:\ny")],
+                         json_schema=schema, schema_name="review", stage="review")
+    async with OpenAILLM(settings(sim)) as free, OpenAILLM(settings(sim, llm_max_answer_tokens=12)) as capped:
+        long, short = await free.chat(review), await capped.chat(review)
+        proposal = await capped.chat(dev_request())
+    critiques = [[e["critique"] for e in json.loads(r.text)["reviews"].values()] for r in (long, short)]
+    assert max(map(len, critiques[0])) > 12, critiques[0]  # what the simulator writes when free
+    assert max(map(len, critiques[1])) <= 12, critiques[1]
+    jsonschema.validate(json.loads(short.text), schema)  # still an answer to the engine's own schema
+    assert proposal.usage is not None and proposal.usage.completion_tokens <= 12
+    assert proposal.finish_reason == "length"
+
+
 async def test_malformed_json_fault_is_detectable(sim: Sim) -> None:
     await sim.knobs(malformed_json_prob=1.0)
     async with OpenAILLM(settings(sim)) as llm:

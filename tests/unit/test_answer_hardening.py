@@ -4,6 +4,7 @@ that is truncated, empty or off-schema repaired once, then excluded with its rea
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -14,6 +15,7 @@ from services.orchestrator.domain.budgets import (
     answer_tokens,
     synthesis_chars,
     unbounded_text,
+    within_ceiling,
 )
 from services.orchestrator.domain.llm import ChatRequest, ChatResult, Usage
 from services.orchestrator.domain.repair import refusal
@@ -49,6 +51,37 @@ def test_the_budget_covers_the_longest_answer_the_schema_admits() -> None:
     assert len(compact) / CHARS_PER_TOKEN + 2 * lines <= answer_tokens(schema)
     with pytest.raises(ValueError, match="maxLength"):
         answer_tokens({"type": "string"})
+
+
+def test_an_answer_ceiling_shortens_every_free_text_field_and_the_budget_with_it() -> None:
+    labels = ["1", "2"]
+    for schema in (review_schema(labels), chair_schema(labels, 900)):
+        sent, budget = within_ceiling(schema, answer_tokens(schema), 20)
+        assert sent is not None and unbounded_text(sent) == []
+        assert budget == answer_tokens(sent) < answer_tokens(schema)
+        texts = _string_bounds(sent)
+        assert texts and all(max_len <= 20 for _, max_len in texts), texts
+        assert all("enum" in sub for sub in _enums(sent)) and _enums(sent) == _enums(schema)  # labels stay whole
+    review = review_schema(labels)
+    assert within_ceiling(review, 500, 0) == (review, 500)  # no ceiling: the schema as the engine built it
+    assert within_ceiling(None, 500, 32) == (None, 32)  # plain text: the ceiling is the budget
+    assert within_ceiling(None, 16, 32) == (None, 16)
+    one = {"type": "string", "minLength": 5, "maxLength": 50}
+    assert within_ceiling(one, 100, 2)[0] == {**one, "maxLength": 5}  # never below what the schema demands
+
+
+def _string_bounds(schema: dict[str, Any], path: str = "$") -> list[tuple[str, int]]:
+    found = [(path, int(schema["maxLength"]))] if schema.get("type") == "string" and "enum" not in schema else []
+    for name, sub in schema.get("properties", {}).items():
+        found += _string_bounds(sub, f"{path}.{name}")
+    return found
+
+
+def _enums(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    found = [schema] if "enum" in schema else []
+    for sub in schema.get("properties", {}).values():
+        found += _enums(sub)
+    return found
 
 
 def test_a_synthesis_may_be_twice_the_longest_candidate_within_bounds() -> None:

@@ -23,6 +23,7 @@ from openai import AsyncOpenAI
 
 from services.orchestrator.adapters.llm_metrics import LLMMetrics, NoMetrics
 from services.orchestrator.adapters.sse_stream import StreamRead
+from services.orchestrator.domain.budgets import within_ceiling
 from services.orchestrator.domain.llm import (
     ChatRequest,
     ChatResult,
@@ -198,25 +199,21 @@ class OpenAILLM:
             delay = max(delay, min(retry_after, s.llm_backoff_max_s))
         return delay
 
-    def _max_tokens(self, request: ChatRequest) -> int:
-        cap = self.settings.llm_max_answer_tokens
-        if cap and request.json_schema is None:
-            return min(request.max_tokens, cap)
-        return request.max_tokens
-
     def _kwargs(self, request: ChatRequest) -> dict[str, Any]:
+        ceiling = self.settings.llm_max_answer_tokens
+        schema, max_tokens = within_ceiling(request.json_schema, request.max_tokens, ceiling)
         kwargs: dict[str, Any] = {
             "model": self.settings.vllm_model,
             "messages": [m.model_dump() for m in request.messages],
             "temperature": request.temperature,
-            "max_tokens": self._max_tokens(request),
+            "max_tokens": max_tokens,
             "stream": True,
             "stream_options": {"include_usage": True},
         }
-        if request.json_schema is not None:
+        if schema is not None:
             kwargs["response_format"] = {
                 "type": "json_schema",
-                "json_schema": {"name": request.schema_name, "schema": request.json_schema, "strict": True},
+                "json_schema": {"name": request.schema_name, "schema": schema, "strict": True},
             }
         return kwargs
 

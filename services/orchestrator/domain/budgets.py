@@ -63,3 +63,29 @@ def unbounded_text(schema: dict[str, Any], path: str = "$") -> list[str]:
     if isinstance(schema.get("items"), dict):
         found += unbounded_text(schema["items"], f"{path}[]")
     return found
+
+
+def capped(schema: dict[str, Any], chars: int) -> dict[str, Any]:
+    """`schema` with every free-text field's maxLength lowered to `chars` (never below its
+    minLength; enums untouched). An answer to the capped schema also satisfies the original."""
+    out = dict(schema)
+    if out.get("type") == "string" and "maxLength" in out and "enum" not in out:
+        out["maxLength"] = max(int(out.get("minLength", 0)), min(int(out["maxLength"]), chars))
+    if "properties" in out:
+        out["properties"] = {name: capped(sub, chars) for name, sub in out["properties"].items()}
+    if isinstance(out.get("items"), dict):
+        out["items"] = capped(out["items"], chars)
+    return out
+
+
+def within_ceiling(schema: dict[str, Any] | None, max_tokens: int, ceiling: int) -> tuple[dict[str, Any] | None, int]:
+    """The schema and token budget of a call under an answer ceiling of `ceiling` tokens (0: none).
+
+    Reviews are most of a council's tokens, so the ceiling bounds their free text too, not only
+    proposals; a capped schema's budget is recomputed, so the answer still fits it by construction."""
+    if not ceiling:
+        return schema, max_tokens
+    if schema is None:
+        return None, min(max_tokens, ceiling)
+    schema = capped(schema, ceiling * CHARS_PER_TOKEN)
+    return schema, min(max_tokens, answer_tokens(schema))
