@@ -7,6 +7,7 @@ adapters are covered against real servers in tests/integration."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from services.context.domain.model import (
@@ -139,6 +140,11 @@ class FakeJobs:
     async def status(self, deliberation_id: str) -> JobView | None:
         self._answer()
         return self.jobs.get(deliberation_id)
+
+    async def ended_before(self, cutoff: datetime) -> list[str]:
+        self._answer()
+        cutoff_ms = cutoff.timestamp() * 1000
+        return [did for did, job in self.jobs.items() if job.state.ended and job.ended_ms and job.ended_ms < cutoff_ms]
 
     async def nodes(self) -> Nodes:
         self._answer()

@@ -95,5 +95,6 @@ async def _wire(settings: OrchestratorSettings, client_name: str, llm_metrics: L
         deadline_s=settings.deliberation_deadline_s,
         queue_deadline_s=settings.queue_deadline_s,
         sandbox=BwrapSandbox(),
+        job_retention_s=settings.ray_job_retention_s,
     )
     return App(nc=nc, deps=deps, llm_metrics=llm_metrics)

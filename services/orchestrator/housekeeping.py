@@ -5,6 +5,8 @@ Admission runs last, so slots freed by the sweeps go to the queue in the same cy
 from __future__ import annotations
 
 import logging
+import time
+from datetime import timedelta
 
 from services.orchestrator.domain.errors import Unavailable
 from services.orchestrator.domain.lifecycle import event_fields, final_event
@@ -24,6 +26,7 @@ async def housekeep(deps: Deps) -> None:
     await reap_expired(deps, open_records)
     await reconcile_jobs(deps, open_records)
     await admit(deps)
+    await prune_ended_jobs(deps, open_records)
 
 
 async def reap_expired(deps: Deps, open_records: list[DeliberationRecord]) -> list[str]:
@@ -83,3 +86,29 @@ async def announce_unannounced(deps: Deps, open_records: list[DeliberationRecord
             await deps.deliberations.remove_from_open_index(record.deliberation_id)
             announced.append(record.deliberation_id)
     return announced
+
+
+async def prune_ended_jobs(deps: Deps, open_records: list[DeliberationRecord]) -> list[str]:
+    """Delete the runner's jobs that ended longer than the retention ago. Listing every job the
+    runner holds is not cheap, so this runs on the replica holding the admission lease, at most
+    once a minute (or once per tenth of the retention, if that is shorter). A job whose
+    deliberation is still open is left for reconcile_jobs to judge: deleted first, it would read
+    as never submitted."""
+    retention = deps.job_retention_s
+    if not retention or time.monotonic() - deps.jobs_pruned_at < min(retention / 10, 60.0):
+        return []
+    if not await deps.lease.hold():
+        return []
+    deps.jobs_pruned_at = time.monotonic()
+    still_open = {r.deliberation_id for r in open_records}
+    pruned = []
+    try:
+        for did in await deps.jobs.ended_before(utcnow() - timedelta(seconds=retention)):
+            if did not in still_open:
+                await deps.jobs.delete(did)
+                pruned.append(did)
+    except Unavailable as exc:
+        log.warning("Ray job API unavailable; pruning ended jobs on a later cycle", extra={"error": str(exc)})
+    if pruned:
+        log.info("deleted ended Ray jobs past their retention", extra={"count": len(pruned)})
+    return pruned

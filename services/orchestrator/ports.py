@@ -7,6 +7,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 from services.orchestrator.domain.admission import Budget
@@ -88,6 +89,10 @@ class JobRunner(Protocol):
         """None when the runner knows no job under this id."""
         ...
 
+    async def ended_before(self, cutoff: datetime) -> list[str]:
+        """The ids of this service's jobs that ended before `cutoff`."""
+        ...
+
     async def nodes(self) -> Nodes:
         """Which of the runner's nodes are alive, to tell a running job from a lost one."""
         ...
@@ -139,5 +144,9 @@ class Deps:
     # The plan consumer, the outcome consumer and housekeeping all admit; one round at a time,
     # or two rounds would count the same free slot twice.
     admitting: AdmissionRounds = field(default_factory=AdmissionRounds)
+    # How long an ended job stays in the runner before housekeeping deletes it (0: forever),
+    # and when it last looked (time.monotonic()).
+    job_retention_s: float = 3600.0
+    jobs_pruned_at: float = float("-inf")
     # Where candidates' code runs; None leaves deliberations without execution checks.
     sandbox: SandboxPort | None = None

@@ -42,6 +42,9 @@ class OrchestratorSettings(CommonSettings, LLMSettings):
     ray_auth_token: SecretStr = SecretStr("")
     ray_job_num_cpus: float = Field(default=0.25, ge=0)
     ray_job_num_gpus: float = Field(default=0.0, ge=0)
+    # Ray keeps every job it ran until told to forget it, and its dashboard's CPU per job grows with
+    # the jobs it holds; an ended job is deleted this long after it ended (its log stays on the node). 0: never.
+    ray_job_retention_s: float = Field(default=3600.0, ge=0)
     context_addr: str = "127.0.0.1:50051"
     orchestrator_addr: str = "127.0.0.1:50052"
     default_councils: bool = True

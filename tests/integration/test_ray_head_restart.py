@@ -32,6 +32,7 @@ from services.orchestrator.adapters.ray_jobs import RayJobs, job_client
 from services.orchestrator.domain.reconciliation import LOST
 from services.orchestrator.domain.tracking import JobState
 from services.shared import event_parsing, events, jetstream
+from services.shared.clock import utcnow
 from services.stack import api, process
 from services.stack.api import StackConfig
 from services.stack.config import free_port
@@ -145,7 +146,7 @@ def kill_ray_head(cfg: StackConfig) -> int:
 async def test_a_ray_head_killed_mid_burst_loses_nothing(
     own_stack: StackConfig, orchestrator: Orchestrator, seen: list[events.DeliberationEvent]
 ) -> None:
-    began = time.monotonic()
+    began, began_at = time.monotonic(), utcnow()
     await sim_knobs(own_stack, ttft_ms=600_000)  # a council that started stays running until the head dies
     ids = [f"dlb-headloss-{n}" for n in range(sum(AT_KILL.values()))]
     for did in ids:
@@ -187,14 +188,20 @@ async def test_a_ray_head_killed_mid_burst_loses_nothing(
     assert {did: ray_jobs[did] for did in ids} == dict.fromkeys(ids, 1), "one job each, none run behind a lost one"
     assert {job.submission_id: job.status.value for job in listed if job.submission_id in lost} \
         == dict.fromkeys(lost, "FAILED"), "the restarted head kept the lost jobs' records (GCS fault tolerance)"
-    # The adapter's other calls, against the same real head: an ended job stops as a no-op and is deleted.
+    # The adapter's other calls, against the same real head: ended jobs are listed by when they ended
+    # (the retention sweep's view), and an ended job stops as a no-op and is deleted.
     jobs = RayJobs(env["RAY_ADDRESS"], env["RAY_AUTH_TOKEN"], num_cpus=0.1, num_gpus=0, env={})
     try:
         assert await jobs.reachable()
         assert (job := await jobs.status(rerun)) is not None and job.state == JobState.SUCCEEDED and job.exit_code == 0
+        assert job.ended_ms and job.submitted_ms and job.ended_ms >= job.submitted_ms
+        ended = set(await jobs.ended_before(utcnow()))
+        assert rerun in ended and ended <= set(ids) | {rerun}, ended  # ours, and only ended ones
+        assert await jobs.ended_before(began_at) == []
         await jobs.stop(rerun)
         await jobs.delete(rerun)
         assert await jobs.status(rerun) is None
+        assert rerun not in await jobs.ended_before(utcnow())
     finally:
         await jobs.aclose()
     nobody = RayJobs("http://127.0.0.1:9", "", num_cpus=0.1, num_gpus=0, env={})  # the discard port: refused

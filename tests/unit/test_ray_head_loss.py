@@ -23,7 +23,7 @@ from services.orchestrator.domain.reconciliation import (
 from services.orchestrator.domain.tracking import DeliberationRecord, JobState, State
 from services.shared import events
 from services.shared.clock import utcnow
-from tests.fakes import FakeJobs, Published, orchestrator_deps
+from tests.fakes import FakeJobs, FakeLease, Published, orchestrator_deps
 
 T0 = utcnow()
 LATER = T0 + timedelta(seconds=SUBMIT_GRACE_S + 1)
@@ -196,3 +196,43 @@ async def test_a_job_of_a_deliberation_started_before_does_not_run_the_council_a
     assert await handlers.run_deliberation_job(d, "d0") is None
     assert isinstance(d.publish, Published)
     assert not d.publish.of(events.DeliberationStarted)
+
+
+def _ended(minutes_ago: float, state: JobState = JobState.SUCCEEDED) -> JobView:
+    return JobView(state, 0, ended_ms=int((utcnow() - timedelta(minutes=minutes_ago)).timestamp() * 1000))
+
+
+async def test_ended_jobs_are_deleted_once_past_their_retention_and_not_before() -> None:
+    deps = orchestrator_deps(Role.DEV)
+    deps.job_retention_s = 3600
+    jobs = deps.jobs
+    assert isinstance(jobs, FakeJobs)
+    jobs.jobs = {
+        "old-done": _ended(90), "old-failed": _ended(61, JobState.FAILED), "old-stopped": _ended(120, JobState.STOPPED),
+        "recent": _ended(10), "running": JobView(JobState.RUNNING), "old-but-open": _ended(90, JobState.FAILED),
+    }
+    still_open = admitted(State.RUNNING).model_copy(update={"deliberation_id": "old-but-open"})
+    assert sorted(await housekeeping.prune_ended_jobs(deps, [still_open])) == ["old-done", "old-failed", "old-stopped"]
+    assert sorted(jobs.jobs) == ["old-but-open", "recent", "running"]  # reconcile_jobs judges the open one
+    jobs.jobs["another-old"] = _ended(90)
+    assert await housekeeping.prune_ended_jobs(deps, []) == []  # listing every job waits a minute
+    deps.jobs_pruned_at -= 61
+    assert sorted(await housekeeping.prune_ended_jobs(deps, [])) == ["another-old", "old-but-open"]
+
+
+async def test_ended_jobs_are_kept_with_no_retention_off_the_lease_and_while_ray_is_down() -> None:
+    deps = orchestrator_deps(Role.DEV)
+    jobs = deps.jobs
+    assert isinstance(jobs, FakeJobs)
+    jobs.jobs = {"old": _ended(600)}
+    deps.job_retention_s = 0
+    assert await housekeeping.prune_ended_jobs(deps, []) == []  # 0: keep every job
+    deps.job_retention_s = 60
+    deps.lease = FakeLease(held=False)
+    assert await housekeeping.prune_ended_jobs(deps, []) == []  # another replica prunes
+    deps.lease = FakeLease()
+    jobs.down = True
+    assert await housekeeping.prune_ended_jobs(deps, []) == []  # no answer: a later cycle
+    jobs.down = False
+    deps.jobs_pruned_at = float("-inf")
+    assert await housekeeping.prune_ended_jobs(deps, []) == ["old"]

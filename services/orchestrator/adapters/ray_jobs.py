@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -113,7 +114,19 @@ class RayJobs:
             state=JobState(info["status"]), exit_code=info.get("driver_exit_code"),
             error_type=info.get("error_type") or "", message=info.get("message") or "",
             driver_node_id=info.get("driver_node_id") or "", submitted_ms=info.get("start_time"),
+            ended_ms=info.get("end_time"),
         )
+
+    async def ended_before(self, cutoff: datetime) -> list[str]:
+        reply = await self._call("GET", "/api/jobs/")
+        if reply.status_code != 200:
+            raise RuntimeError(f"Ray job API GET /api/jobs/: {reply.status_code} {reply.text[-300:]}")
+        cutoff_ms = cutoff.timestamp() * 1000
+        return [
+            job["submission_id"] for job in reply.json()
+            if (job.get("metadata") or {}).get("deliberation_id") == job.get("submission_id")
+            and JobState(job["status"]).ended and job.get("end_time") and job["end_time"] < cutoff_ms
+        ]
 
     async def nodes(self) -> Nodes:
         """Ray's node table from its state API, dead nodes included (GCS keeps them)."""

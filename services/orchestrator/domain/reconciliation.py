@@ -52,6 +52,7 @@ class JobView:
     message: str = ""
     driver_node_id: str = ""
     submitted_ms: int | None = None
+    ended_ms: int | None = None
 
     def gone(self, nodes: Nodes | None) -> str:
         """Why a job Ray still reads as not ended is lost, or "" when it may still run."""
