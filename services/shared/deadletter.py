@@ -22,6 +22,7 @@ from prometheus_client import Counter
 
 from services.shared import tracing
 from services.shared.events import DeadLetter, dead_letter_subject
+from services.shared.ids import printable
 from services.shared.replicas import object_store
 from services.shared.streams import DAY
 
@@ -57,11 +58,15 @@ def check_inline_limit(max_inline_bytes: int, max_payload: int) -> None:
 
 
 def _bounded(text: str, limit: int) -> str:
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} chars)"
+    """At most `limit` characters of `text`, and always encodable: JSON may escape a lone surrogate
+    that an untrusted key or value carries into a reason, and a letter that cannot be serialized
+    would never be stored (its message redelivered for ever)."""
+    shown = text if len(text) <= limit else f"{text[:limit]}... ({len(text)} chars)"
+    return printable(shown)
 
 
 def _headers(msg: Msg) -> dict[str, str]:
-    headers = {str(k): str(v) for k, v in (msg.headers or {}).items()}
+    headers = {printable(str(k)): printable(str(v)) for k, v in (msg.headers or {}).items()}
     size = sum(len(k) + len(v) for k, v in headers.items())
     if size <= MAX_HEADERS_BYTES:
         return headers

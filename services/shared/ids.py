@@ -18,6 +18,11 @@ from pydantic import AfterValidator
 PREVIEW_CHARS = 32
 
 
+def printable(text: str) -> str:
+    """`text` with any lone surrogate as a backslash escape, so it can be encoded as UTF-8."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def preview(value: object) -> str:
     """A short, printable rendering of an untrusted value for error messages."""
     text = value if isinstance(value, str) else repr(value)
@@ -105,7 +110,8 @@ def lone_surrogate(value: Any, path: str = "") -> str | None:
     else:
         return None
     for key, item in items:
-        here = f"{path}.{str(key)[:40]}" if path else str(key)[:40]
+        shown = printable(str(key)[:40])
+        here = f"{path}.{shown}" if path else shown
         if lone_surrogate(key) is not None:
             return here
         if (found := lone_surrogate(item, here)) is not None:
