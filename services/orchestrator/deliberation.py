@@ -22,15 +22,17 @@ import random
 import time
 from collections.abc import Sequence
 
-from services.orchestrator.domain.aggregation import select
+from services.orchestrator.domain.aggregation import Verdict, select
 from services.orchestrator.domain.budgets import answer_tokens
 from services.orchestrator.domain.checks import run_checks
 from services.orchestrator.domain.council import AgentSpec, Council, Role, council_for_role
 from services.orchestrator.domain.errors import CouncilFailed
+from services.orchestrator.domain.execution import ExecutionReport
 from services.orchestrator.domain.llm import LLMPort
 from services.orchestrator.domain.model import (
     STAGES,
     AgentFailure,
+    Candidate,
     CheckResult,
     DeliberationRequest,
     DeliberationResult,
@@ -102,19 +104,10 @@ async def run_council(session: Session) -> DeliberationResult:
     async with session.stage("check"):
         executed = await execute_async(request.role, proposals, session.sandbox, request.reference_code)
         checks = merged(check(request.role, proposals), executed)
-    async with session.stage("aggregate"):
-        personas = {a.agent_id: a.persona for a in session.council.agents}
-        candidates, verdict = select(
-            proposals, history, checks, rubric_weights_of(request), session.policy,
-            final_round=request.rounds + 1, personas=personas, execution=executed.scores,
-        )
+    candidates, verdict = await aggregate(session, proposals, history, checks, executed)
     if len(proposals) >= 2 and wants_referee(session.policy, verdict.tied):
         history += await referee(session, proposals, request.rounds + 1)
-        async with session.stage("aggregate"):
-            candidates, verdict = select(
-                proposals, history, checks, rubric_weights_of(request), session.policy,
-                final_round=request.rounds + 1, personas=personas, execution=executed.scores,
-            )
+        candidates, verdict = await aggregate(session, proposals, history, checks, executed)
     candidates = with_runs(candidates, executed)
     usage = [session.usage[s] for s in STAGES if s in session.usage]
     return DeliberationResult(
@@ -234,6 +227,19 @@ async def review_by(
         )
         for label, entry in answer.reviews.items()
     ]
+
+
+async def aggregate(
+    session: Session, proposals: Sequence[Proposal], history: Sequence[Review],
+    checks: dict[str, list[CheckResult]], executed: ExecutionReport,
+) -> tuple[list[Candidate], Verdict]:
+    """Rank the final drafts on every review of them, their checks and their runs."""
+    async with session.stage("aggregate"):
+        return select(
+            proposals, history, checks, rubric_weights_of(session.request), session.policy,
+            final_round=session.request.rounds + 1, execution=executed.scores,
+            personas={a.agent_id: a.persona for a in session.council.agents},
+        )
 
 
 def wants_referee(policy: SelectionPolicy, tied: bool) -> bool:
