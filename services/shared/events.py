@@ -16,7 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from services.shared.clock import rfc3339, utcnow
 from services.shared.ids import (
+    INT64_MAX,
     Actor,
+    AgentId,
     DeliberationId,
     EventId,
     OptionalPlanId,
@@ -107,7 +109,7 @@ class PlanApproved(Event):
     approved_by: Actor
     roles: list[Role] = Field(min_length=1)
     timestamp: datetime = Field(default_factory=utcnow)
-    plan_version: int = Field(default=1, ge=1)
+    plan_version: int = Field(default=1, ge=1, le=INT64_MAX)
     title: str = ""
     description: str = ""
     acceptance_criteria: list[str] = Field(default_factory=list)
@@ -134,8 +136,8 @@ class LLMUsage(BaseModel):
 class AgentResponse(Event):
     """One agent step of a deliberation; `proposal` on success, `error` on failure."""
 
-    deliberation_id: str = Field(min_length=1)
-    agent_id: str = Field(min_length=1)
+    deliberation_id: DeliberationId
+    agent_id: AgentId
     role: Role
     stage: str
     duration_ms: float = 0.0
@@ -153,7 +155,7 @@ class AgentResponseFailed(AgentResponse):
 
 
 class ReviewSummary(BaseModel):
-    reviewer: str
+    reviewer: AgentId
     scores: dict[str, float] = Field(default_factory=dict)
     critique: str = ""
 
@@ -179,8 +181,9 @@ class ExecutionSummary(BaseModel):
 
 
 class CandidateSummary(BaseModel):
-    agent_id: str
-    rank: int
+    # An id, not any string: Context keys a Decision by it (a fuzzed 1 MB one failed that write).
+    agent_id: AgentId
+    rank: int = Field(ge=0, le=INT64_MAX)
     score: float
     proposal: str
     rubric: dict[str, float] = Field(default_factory=dict)
@@ -204,7 +207,7 @@ class DeliberationEvent(Event):
     deliberation_id: DeliberationId
     story_id: OptionalStoryId = ""
     plan_id: OptionalPlanId = ""
-    plan_version: int = 1
+    plan_version: int = Field(default=1, ge=0, le=INT64_MAX)
     role: Role
 
     def model_post_init(self, _context: Any) -> None:
@@ -264,10 +267,9 @@ class ContextUpdated(Event):
 class DeadLetter(Event):
     """What `dlq.<subject>` carries: why a message failed and the message itself, byte for byte.
 
-    The original bytes are in exactly one of `payload` (valid UTF-8), `payload_b64`
-    (anything else) or `payload_object` (too large to inline: an object in the
-    DEAD_LETTER_PAYLOADS bucket). `subject` on the wire is the original subject.
-    """
+    The original bytes are in exactly one of `payload` (valid UTF-8), `payload_b64` (anything else)
+    or `payload_object` (too large to inline: an object in the DEAD_LETTER_PAYLOADS bucket).
+    `subject` on the wire is the original subject."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True, serialize_by_alias=True)
     subject: ClassVar[str] = DLQ_PREFIX + "*"

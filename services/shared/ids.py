@@ -16,6 +16,9 @@ from typing import Annotated, Any
 from pydantic import AfterValidator
 
 PREVIEW_CHARS = 32
+# Neo4j stores 64-bit integers: a larger one in an event the graph keeps would fail its write on
+# every delivery, and the event be dead-lettered only once its retries ran out.
+INT64_MAX = 2**63 - 1
 
 
 def printable(text: str) -> str:

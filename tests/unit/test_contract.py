@@ -5,6 +5,7 @@ and consumer on different subjects; these tests make that impossible here.
 """
 
 import ast
+import json
 import re
 from pathlib import Path
 
@@ -75,3 +76,38 @@ def test_deliberation_event_ids_are_derived_from_deliberation_and_type() -> None
     failed = events.DeliberationFailed(deliberation_id="d-1", role=events.Role.QA, reason="x")
     assert started.event_id == "d-1.started"
     assert failed.event_id == "d-1.failed"
+
+
+_WINNER = {"agent_id": "dev-1", "rank": 1, "score": 0.9, "proposal": "p"}
+_DLB = {"deliberation_id": "dlb-1", "story_id": "S-1", "plan_id": "P-1", "role": "DEV"}
+
+
+@pytest.mark.parametrize(
+    ("subject", "fields", "reason"),
+    [
+        # Found by the 10,000-example fuzz run: a 1 MB agent id passed the schema and failed the graph
+        # write (it keys a Decision) on every delivery, until its retries were exhausted.
+        (events.DELIBERATION_COMPLETED, {"winner": {**_WINNER, "agent_id": "x" * 1_000}, "candidates": [_WINNER]},
+         "winner.agent_id"),
+        (events.DELIBERATION_COMPLETED, {"winner": _WINNER, "candidates": [{**_WINNER, "agent_id": "a b"}]},
+         "candidates.0.agent_id"),
+        # Neo4j keeps 64-bit integers; one larger would fail its write on every delivery too.
+        (events.DELIBERATION_COMPLETED, {"winner": _WINNER, "candidates": [{**_WINNER, "rank": 2**63}]},
+         "candidates.0.rank"),
+        (events.DELIBERATION_STARTED, {"plan_version": 2**63}, "plan_version"),
+        (events.AGENT_RESPONSE_COMPLETED, {"agent_id": "*", "stage": "generate"}, "agent_id"),
+    ],
+)
+def test_ids_and_integers_the_graph_keeps_are_refused_at_the_edge(
+    subject: str, fields: dict[str, object], reason: str
+) -> None:
+    data = json.dumps({**_DLB, **fields}).encode()
+    with pytest.raises(event_parsing.InvalidEvent, match=reason):
+        event_parsing.parse_event(subject, data)
+
+
+def test_a_plan_version_must_fit_the_graph() -> None:
+    plan = {"story_id": "S", "plan_id": "P", "approved_by": "a", "roles": ["DEV"]}
+    with pytest.raises(event_parsing.InvalidEvent, match="plan_version"):
+        event_parsing.parse_event(events.PLAN_APPROVED, json.dumps({**plan, "plan_version": 2**63}).encode())
+    assert event_parsing.parse_event(events.PLAN_APPROVED, json.dumps({**plan, "plan_version": 2**63 - 1}).encode())
