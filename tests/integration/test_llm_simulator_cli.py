@@ -7,11 +7,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from typing import Any
 
 from services.stack.config import free_port
+from tests.waiting import until_sync
 
 LAUNCH = "from services.simulator.cli import app; app()"
 
@@ -31,13 +31,10 @@ def test_serve_reads_sim_env_lists_no_model_while_loading_and_says_it_is_a_simul
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 15
-        while get(f"{base}/health")[0] != 200 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        until_sync(lambda: get(f"{base}/health")[0] == 200, 15, "the simulator to answer /health")
         status, listing = get(f"{base}/v1/models")
         assert status == 200 and listing["data"] == [] and "SIMULATOR" in listing["note"]
-        while not get(f"{base}/v1/models")[1]["data"] and time.monotonic() < deadline:
-            time.sleep(0.05)
+        until_sync(lambda: get(f"{base}/v1/models")[1]["data"], 15, "the model to finish loading")
         listing = get(f"{base}/v1/models")[1]
         assert [m["id"] for m in listing["data"]] == ["tiny-sim"]
         assert listing["data"][0]["owned_by"] == "conclave-simulator"

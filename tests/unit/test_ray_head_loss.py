@@ -1,6 +1,7 @@
 """A Ray head that dies and comes back: what never started is submitted again under the same id,
 what was running ends FAILED saying its job was lost, and nothing waits on an unreachable Ray
-(reconciliation.decide, then the handlers and housekeeping over the fakes)."""
+(reconciliation.decide, then the handlers and housekeeping over the fakes); and ended jobs pruned
+from Ray once past their retention."""
 
 from __future__ import annotations
 
