@@ -113,10 +113,11 @@ def lone_surrogate(value: Any, path: str = "") -> str | None:
     else:
         return None
     for key, item in items:
-        shown = printable(str(key)[:40])
-        here = f"{path}.{shown}" if path else shown
+        here = f"{path}.{str(key)[:40]}" if path else str(key)[:40]
         if lone_surrogate(key) is not None:
-            return here
+            # Only the last key of a path can hold one (an earlier one would have ended the walk),
+            # so only a path being returned for its key is escaped: parsing every event skips it.
+            return printable(here)
         if (found := lone_surrogate(item, here)) is not None:
             return found
     return None
