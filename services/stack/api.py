@@ -61,6 +61,8 @@ def stack_env(cfg: StackConfig) -> dict[str, str]:
         # A CPU model queues a council's calls behind its few slots: a first token can be minutes
         # away (SmolLM2 on two busy cores missed the 30 s default), which is waiting, not failure.
         env |= {"LLM_FIRST_TOKEN_TIMEOUT_S": "600", "LLM_TOTAL_TIMEOUT_S": "1800", "DELIBERATION_DEADLINE_S": "3600"}
+        if cfg.model_max_in_flight:
+            env["MODEL_MAX_IN_FLIGHT"] = str(cfg.model_max_in_flight)
     return env
 
 

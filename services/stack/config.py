@@ -73,6 +73,9 @@ class StackConfig(BaseSettings):
     # Passed to the services as LLM_MAX_ANSWER_TOKENS: a ceiling on proposals so a council on a
     # small CPU model finishes in minutes. 0: the engine's own budgets.
     llm_max_answer_tokens: int = Field(default=0, ge=0)
+    # Passed to the services as MODEL_MAX_IN_FLIGHT when the stack serves a real model: the
+    # requests all councils may have at its server at once. 0: the services' own default.
+    model_max_in_flight: int = Field(default=0, ge=0)
     context_grpc_port: int = 50051
     context_metrics_port: int = 9101
     orchestrator_grpc_port: int = 50052

@@ -26,12 +26,11 @@ from services.orchestrator.domain.budgets import answer_tokens
 from services.orchestrator.domain.council import DEFAULT_NUM_AGENTS
 from services.orchestrator.domain.llm import ChatMessage, ChatRequest, LLMError
 from services.orchestrator.domain.structured_answers import chair_schema, labels_for, review_schema
-from services.orchestrator.settings import LLMSettings, OrchestratorSettings
+from services.orchestrator.settings import LLMSettings
 from services.shared import events
 from services.stack import api
 from services.stack.api import StackInfo
 from tests.e2e.support import flow, plan, story
-from tests.integration.serving import serving
 from tests.realmodel import ANSWER_TOKENS, RealModel
 from tests.waiting import until
 
@@ -142,22 +141,6 @@ async def test_the_in_flight_cap_holds_under_real_concurrency(real_model: RealMo
     assert max(queued) >= 1  # and the client really held calls back
 
 
-@pytest.fixture
-async def orchestrator(stack: StackInfo, real_model: RealModel) -> AsyncIterator[pb_grpc.OrchestratorServiceStub]:
-    env = stack.env()
-    settings = OrchestratorSettings(
-        nats_url=env["NATS_URL"], ray_address=env["RAY_ADDRESS"], **llm_settings(real_model, llm_max_in_flight=1)
-    )
-    async with serving(settings) as (_, stub):
-        yield stub
-
-
-def task(k: int, rounds: int) -> pb.DeliberateRequest:
-    return pb.DeliberateRequest(
-        task="Write a Python function add(a, b) that returns the sum.", role=pb.DEV, num_agents=k, rounds=rounds
-    )
-
-
 @asynccontextmanager
 async def seated(addr: str, role: int, k: int) -> AsyncIterator[None]:
     """The role's council with `k` agents for one test, whatever the shared stack held (a real-model
@@ -177,52 +160,30 @@ async def seated(addr: str, role: int, k: int) -> AsyncIterator[None]:
             await seat(DEFAULT_NUM_AGENTS)
 
 
-def assert_winner_or_coded_failure(reply: pb.DeliberateResponse | grpc.aio.AioRpcError, k: int) -> None:
-    if isinstance(reply, grpc.aio.AioRpcError):
-        # A deliberation that ran and failed says why; a refused request is the test's own mistake.
-        assert reply.code() not in (grpc.StatusCode.UNKNOWN, grpc.StatusCode.INVALID_ARGUMENT), reply
-        assert reply.details(), reply
-        print(f"\nREAL MODEL Deliberate K={k}: {reply.code().name}: {reply.details()}")
-        return
-    assert reply.winner.agent_id and len(reply.ranked) == k, reply
-    usage = reply.usage
-    # What a weak model did to its reviews is reported, not hidden.
-    assert usage.repaired_answers >= 0 and usage.excluded_answers >= 0
-    print(
-        f"\nREAL MODEL Deliberate K={k} R=1: {usage.llm_calls} calls, {usage.completion_tokens} completion tokens, "
-        f"{reply.duration_ms / 1000:.1f}s, repaired {usage.repaired_answers}, excluded {usage.excluded_answers}"
-    )
-
-
-async def test_a_complete_k3_r1_deliberate_rpc_on_the_real_model(
-    stack: StackInfo, orchestrator: pb_grpc.OrchestratorServiceStub
-) -> None:
-    reply: pb.DeliberateResponse | grpc.aio.AioRpcError
-    async with seated(stack.env()["ORCHESTRATOR_ADDR"], pb.DEV, 3):
-        try:
-            reply = await orchestrator.Deliberate(task(3, 1), timeout=900)
-        except grpc.aio.AioRpcError as err:
-            reply = err
-    assert_winner_or_coded_failure(reply, 3)
-
-
-async def test_an_approved_plan_is_dispatched_through_ray_to_the_real_model(
+async def test_an_approved_plan_is_deliberated_by_a_full_council_on_the_real_model_through_ray(
     stack: StackInfo, stack_config: api.StackConfig, real_model: RealModel
 ) -> None:
-    """The stack's own orchestrator service, pointed at the real model, picks plan.approved off
-    NATS and runs the council as a Ray job; the outcome comes back on NATS."""
+    """The production path on a real model: the stack's own orchestrator, pointed at it, picks
+    plan.approved off NATS and runs the default council (K=3, R=1: generate, structured review,
+    revise, final review, and referees on a tie) as a Ray job; the outcome comes back on NATS."""
+    k = DEFAULT_NUM_AGENTS
     switched = api.up(real_model.cfg, only=["orchestrator"])
     try:
         env = switched.env()
-        # Two agents: the plumbing through Ray is what this proves; K=3 is proven over gRPC above.
-        async with seated(env["ORCHESTRATOR_ADDR"], pb.DEV, 2), flow(env) as f:
+        async with seated(env["ORCHESTRATOR_ADDR"], pb.DEV, k), flow(env) as f:
             story_id = story()
             await f.publish(plan(story_id, [events.Role.DEV]))
             outcome = (await f.recorder.terminal(story_id, [events.Role.DEV], within=540))["DEV"]
         if isinstance(outcome, events.DeliberationCompleted):
-            assert outcome.winner.proposal and outcome.candidates
+            assert outcome.winner.proposal and len(outcome.candidates) == k, outcome
+            stages = {u.stage for u in outcome.usage}
+            assert {"generate", "review", "revise"} <= stages, stages  # every LLM stage ran
+            # What a weak model did to its reviews is reported, not hidden.
+            assert outcome.repaired_answers >= 0 and outcome.excluded_answers >= 0
+            [total] = [u for u in outcome.usage if u.stage == "total"]
             print(
-                f"\nREAL MODEL via Ray: repaired {outcome.repaired_answers}, excluded {outcome.excluded_answers}, "
+                f"\nREAL MODEL via Ray, K={k} R=1: {total.calls} calls, {total.completion_tokens} completion tokens, "
+                f"repaired {outcome.repaired_answers}, excluded {outcome.excluded_answers}, "
                 f"{outcome.duration_ms / 1000:.1f}s"
             )
         else:
