@@ -14,6 +14,7 @@ from prometheus_client import REGISTRY
 
 from services.shared import grpcserver
 from services.shared.grpcmetrics import ServerMetrics, split_method
+from tests.waiting import until
 
 
 def free_port() -> int:
@@ -28,6 +29,14 @@ def sample(name: str, **labels: str) -> float:
 
 def handled(service: str, method: str, code: str, kind: str = "unary") -> float:
     return sample("grpc_server_handled_total", grpc_type=kind, grpc_service=service, grpc_method=method, grpc_code=code)
+
+
+async def counted(expected: float, service: str, method: str, code: str, kind: str = "unary") -> None:
+    """The interceptor records a call once its handler has ended, and `context.abort` sends the
+    status before it raises, so the client can have its answer first: wait for the count, and fail
+    if it never is exactly `expected`."""
+    await until(lambda: handled(service, method, code, kind) == expected, 5,
+                f"{service}/{method} {code} to be counted {expected:g} times")
 
 
 class Server:
@@ -88,8 +97,8 @@ async def test_unary_calls_are_counted_by_code_and_timed() -> None:
             with pytest.raises(grpc.aio.AioRpcError) as err:
                 await channel.unary_unary(f"/{probe.service}/{method}")(b"")
             assert err.value.code() == code
-            assert handled(probe.service, method, code.name) == 1
-        assert handled(probe.service, "ok", "OK") == 2
+            await counted(1, probe.service, method, code.name)
+        await counted(2, probe.service, "ok", "OK")
         labels = {"grpc_type": "unary", "grpc_service": probe.service, "grpc_method": "ok"}
         assert sample("grpc_server_started_total", **labels) == 2
         assert sample("grpc_server_handling_seconds_count", **labels) == 2
@@ -105,7 +114,7 @@ async def test_server_streams_are_counted_when_they_end_and_closed_when_the_clie
     method = channel.unary_stream(f"/{probe.service}/stream")
     try:
         assert [r async for r in method(b"")] == [b"\x00", b"\x01", b"\x02"]
-        assert handled(probe.service, "stream", "OK", "server_stream") == 1
+        await counted(1, probe.service, "stream", "OK", "server_stream")
 
         probe.stream_closed.clear()
         call = method(b"hang")
@@ -114,11 +123,7 @@ async def test_server_streams_are_counted_when_they_end_and_closed_when_the_clie
         call.cancel()
         # The handler's own clean-up runs although the interceptor sits between it and the server.
         await asyncio.wait_for(probe.stream_closed.wait(), timeout=5)
-        for _ in range(100):
-            if handled(probe.service, "stream", "CANCELLED", "server_stream"):
-                break
-            await asyncio.sleep(0.02)
-        assert handled(probe.service, "stream", "CANCELLED", "server_stream") == 1
+        await counted(1, probe.service, "stream", "CANCELLED", "server_stream")
         started = sample("grpc_server_started_total", grpc_type="server_stream",
                          grpc_service=probe.service, grpc_method="stream")
         assert started == 2
@@ -158,7 +163,7 @@ async def test_every_service_server_is_built_with_the_interceptor() -> None:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
             reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""))
         assert reply.status == health_pb2.HealthCheckResponse.SERVING
-        assert handled("grpc.health.v1.Health", "Check", "OK") == before + 1
+        await counted(before + 1, "grpc.health.v1.Health", "Check", "OK")
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=10)
