@@ -123,3 +123,37 @@ def test_without_a_forkserver_the_launcher_starts_the_job_cold(stack: StackInfo,
     _, err = job.communicate(timeout=120)
     assert job.returncode == 2, err
     assert "unreachable" in err and "starting cold" in err and "no such deliberation" in err
+
+
+# A forked child whose SIGTERM is lost (here: ignored), waiting for a stop as HandOff's does.
+DEAF_CHILD = """
+import signal, socket, sys, threading
+from services.orchestrator.entrypoints import job_forkserver
+job_forkserver.STOP_GRACE_S = 0.5
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+threading.Thread(target=job_forkserver.watch, args=(socket.socket(fileno=int(sys.argv[1])),), daemon=True).start()
+print("watching", flush=True)
+threading.Event().wait()
+"""
+
+
+@pytest.mark.parametrize("how", ["stop byte", "launcher gone"])
+def test_a_job_that_outlives_its_stop_is_ended_with_the_stopped_code(how: str) -> None:
+    launcher, child_end = socket.socketpair()
+    child = subprocess.Popen([sys.executable, "-c", DEAF_CHILD, str(child_end.fileno())],
+                             pass_fds=[child_end.fileno()], stdout=subprocess.PIPE, text=True)
+    child_end.close()
+    try:
+        assert child.stdout is not None and child.stdout.readline() == "watching\n"
+        if how == "stop byte":
+            launcher.sendall(b"T")
+            launcher.settimeout(30)
+            assert launcher.recv(1) == bytes([143]), "the launcher hears the stopped code"
+        else:
+            launcher.close()
+        assert child.wait(30) == 143
+    finally:
+        launcher.close()
+        if child.poll() is None:
+            child.kill()
+            child.wait()

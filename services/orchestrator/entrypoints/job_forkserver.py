@@ -5,7 +5,8 @@ and forks a child for each job handed to it by entrypoints/job_launch.py.
 (not through the `conclave` CLI, which would load every house into the Ray image). A child takes the launcher's
 standard streams, environment and working directory, so it runs as a cold driver would and
 writes to the job's own log. It stops as a cold driver does on SIGTERM when the launcher asks
-(Ray stopped the job) or disappears (killed), and sends its exit code back last. Stopping the
+(Ray stopped the job) or disappears (killed), ends at once if still running STOP_GRACE_S later,
+and sends its exit code back last. Stopping the
 forkserver leaves the jobs its children run alone.
 
 Ray itself is not imported here, though each job imports it (adapters/llm_metrics_ray.py): Ray
@@ -26,7 +27,7 @@ import threading
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 from prometheus_client import Counter, Gauge, start_http_server
@@ -36,6 +37,12 @@ from services.orchestrator.entrypoints.job_launch import LENGTH, SOCKET_ENV
 from services.shared.logs import configure
 
 log = logging.getLogger(__name__)
+# A stopped job that has not ended this long after its SIGTERM ends at once, as Ray kills a cold
+# driver that outlives its stop: a SIGTERM that lands before the job's own handler, while the event
+# loop runs one of its callbacks, is caught there and lost.
+STOP_GRACE_S = 10.0
+# Whoever ends the child first, the job or its stop's deadline, reports the code; the other waits.
+_ENDING = threading.Lock()
 FORKED = Counter("conclave_forkserver_jobs_total", "Job drivers forked by this node's forkserver")
 
 
@@ -70,13 +77,19 @@ class HandOff(socketserver.BaseRequestHandler):
             code = ray_job.main(argv, ray_job.Start("warm", started_at, forked_at - started_at))
         except StoppedEarly:
             code = ray_job.STOPPED
-        sys.stdout.flush()
-        sys.stderr.flush()
-        try:
-            self.request.sendall(bytes([code & 0xFF]))
-        except OSError:
-            pass  # the launcher is gone; Ray has its own view of the job
-        os._exit(code)
+        end(self.request, code)
+
+
+def end(conn: socket.socket, code: int) -> NoReturn:
+    """Send the launcher the exit code, last, and end the child with it."""
+    _ENDING.acquire()  # never released: the process ends while holding it
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        conn.sendall(bytes([code & 0xFF]))
+    except OSError:
+        pass  # the launcher is gone; Ray has its own view of the job
+    os._exit(code)
 
 
 def adopt(conn: socket.socket) -> tuple[list[str], float]:
@@ -111,12 +124,16 @@ def stopped_early(number: int, frame: FrameType | None) -> None:
 
 
 def watch(conn: socket.socket) -> None:
-    """A stop byte, or the launcher gone: end the job as Ray's SIGTERM ends a cold driver."""
+    """A stop byte, or the launcher gone: end the job as Ray ends a cold driver, with SIGTERM,
+    and at once if it is still running STOP_GRACE_S later."""
     try:
         conn.recv(1)
     except OSError:
         pass
     os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(STOP_GRACE_S)
+    log.warning("the job outlived its stop by %.0f s; ending it", STOP_GRACE_S)
+    end(conn, ray_job.STOPPED)
 
 
 def serve(path: str, metrics_port: int = 0) -> None:
