@@ -38,8 +38,8 @@ from services.shared.logs import configure
 
 log = logging.getLogger(__name__)
 # A stopped job that has not ended this long after its SIGTERM ends at once, as Ray kills a cold
-# driver that outlives its stop: a SIGTERM that lands before the job's own handler, while the event
-# loop runs one of its callbacks, is caught there and lost.
+# driver that outlives its stop. A stop can be lost: a SIGTERM that lands before the job's own
+# handler, while the event loop runs one of its callbacks, is caught there as a callback's error.
 STOP_GRACE_S = 10.0
 # Whoever ends the child first, the job or its stop's deadline, reports the code; the other waits.
 _ENDING = threading.Lock()
