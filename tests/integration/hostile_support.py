@@ -20,6 +20,7 @@ from services.shared import events, jetstream
 from services.stack import supervisor
 from services.stack.api import StackConfig
 from tests.e2e.support import Flow
+from tests.waiting import until
 
 SERVICES = ("context", "orchestrator")
 
@@ -77,14 +78,12 @@ class Letters:
 
     async def wait_for(self, seq: int, consumers: set[str], within: float = 60) -> dict[str, events.DeadLetter]:
         """The letter each of `consumers` stored for source sequence `seq`."""
-        deadline = time.monotonic() + within
-        found: dict[str, events.DeadLetter] = {}
-        while True:
+
+        async def every_letter() -> dict[str, events.DeadLetter] | None:
             found = {d.consumer: d for d in await self.read() if d.source_seq == seq and d.consumer in consumers}
-            if set(found) == consumers:
-                return found
-            assert time.monotonic() < deadline, f"letters for seq {seq}: only {sorted(found)} of {sorted(consumers)}"
-            await asyncio.sleep(0.5)
+            return found if set(found) == consumers else None
+
+        return await until(every_letter, within, f"letters for seq {seq} from {sorted(consumers)}", 0.5)
 
 
 @asynccontextmanager
